@@ -28,8 +28,9 @@ from core.lifecycle import Lifecycle
 from core.registry import Registry
 
 ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "Admin-Passw0rd!"
+ADMIN_PASSWORD = "Correct-Horse-42"
 PG_URL = os.environ.get("MOSAIC_TEST_DATABASE_URL")
+FIXTURE_ADDONS = Path(__file__).resolve().parent / "fixture_addons"
 
 
 class DatabaseFactory:
@@ -78,7 +79,8 @@ def make_settings(instance: Path, url: str, **extra: object) -> Settings:
 
 @pytest.fixture(scope="session")
 def registry() -> Registry:
-    return Registry.discover()
+    """Shipped addons plus the fixture addons core's tests use (``tests/fixture_addons``)."""
+    return Registry.discover([FIXTURE_ADDONS])
 
 
 @pytest.fixture(scope="session")

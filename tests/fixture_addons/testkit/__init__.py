@@ -1,0 +1,1 @@
+"""Fixture addon for core tests: gadgets with parts."""
