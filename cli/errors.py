@@ -37,6 +37,17 @@ def explain(exc: BaseException) -> str:
 class FriendlyGroup(click.Group):
     """A click group that turns exceptions into a one-line error and exit status 1."""
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            raise
+        except Exception as exc:
+            if os.environ.get("MOSAIC_DEBUG"):
+                raise
+            click.secho(f"Error: {explain(exc)}", err=True, fg="red")
+            sys.exit(1)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

@@ -15,7 +15,39 @@ from core.lifecycle import LifecycleError
 pass_ctx = click.make_pass_decorator(CliContext, ensure=True)
 
 
-@click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+class MosaicGroup(FriendlyGroup):
+    """The top-level group; ``mosaic <addon> ...`` reaches the CLI commands an addon provides."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        obj = ctx.ensure_object(CliContext)
+        if cmd_name not in obj.registry.addons:
+            return None
+        return addon_command_group(obj, cmd_name)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_paragraph()
+        formatter.write_text("Installed addons may add commands: mosaic <addon> --help.")
+
+
+def addon_command_group(obj: CliContext, name: str) -> click.Group:
+    """A click group holding the commands addon ``name`` returns from ``mosaic_cli_commands``."""
+    from core.plugins import build_plugin_manager, call_own
+
+    installed = obj.lifecycle.installed()
+    if name not in installed:
+        raise LifecycleError(f"addon '{name}' is not installed; run 'mosaic addons install {name}'")
+    pm = build_plugin_manager(obj.registry, obj.registry.closure([name]))
+    group = FriendlyGroup(name=name, help=f"Commands of the {name} addon.")
+    for commands in call_own(pm, name, "mosaic_cli_commands"):
+        for command in commands or []:
+            group.add_command(command)
+    return group
+
+
+@click.group(cls=MosaicGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="mosaic")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -24,7 +56,7 @@ def main(ctx: click.Context) -> None:
     Configuration comes from MOSAIC_* environment variables (see the README); by default the
     data lives in a SQLite file under ./instance.
     """
-    ctx.obj = CliContext()
+    ctx.ensure_object(CliContext)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -256,10 +288,6 @@ def addons_check(obj: CliContext) -> None:
             bad = bad or bool(diff)
     if bad:
         raise LifecycleError("models and database differ; write a migration with 'mosaic addons makemigration'")
-
-
-def register_addon_commands() -> None:
-    """Attach the CLI commands of installed addons (``mosaic <addon> ...``), if any."""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -326,8 +326,9 @@ class Lifecycle:
                 session.flush()
                 trans.commit()
             except BaseException:
-                session.rollback()
-                trans.rollback()
+                session.rollback()  # joined to the connection: also rolls back ``trans``
+                if trans.is_active:
+                    trans.rollback()
                 raise
             finally:
                 session.close()

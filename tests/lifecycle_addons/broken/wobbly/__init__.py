@@ -1,0 +1,1 @@
+"""Lifecycle test addon that fails halfway through its install."""

@@ -1,0 +1,1 @@
+"""Lifecycle test addon, version 2."""
