@@ -71,10 +71,9 @@ def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Datab
 
 
 def make_settings(instance: Path, url: str, **extra: object) -> Settings:
-    return Settings.from_env(
-        instance_path=instance, database_url=url, secret_key="test-secret-" + "x" * 40,
-        testing=True, hot_reload=False, **extra,
-    )  # fmt: skip
+    values: dict[str, object] = {"secret_key": "test-secret-" + "x" * 40, "testing": True, "hot_reload": False}
+    values.update(extra)
+    return Settings.from_env(instance_path=instance, database_url=url, **values)
 
 
 @pytest.fixture(scope="session")
