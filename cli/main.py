@@ -64,15 +64,32 @@ def main(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--admin-email", default="admin@example.com", show_default=True, help="E-mail of the first admin.")
-@click.option("--admin-password", default=None, help="Password of the first admin (generated and printed once if omitted).")
-@click.option("--company", "company_name", default="My Company", show_default=True, help="Name of the default company.")
+@click.option(
+    "--admin-email",
+    default="admin@example.com",
+    show_default=True,
+    help="E-mail of the first admin.",
+)
+@click.option(
+    "--admin-password",
+    default=None,
+    help="Password of the first admin (generated and printed once if omitted).",
+)
+@click.option(
+    "--company",
+    "company_name",
+    default="My Company",
+    show_default=True,
+    help="Name of the default company.",
+)
 @pass_ctx
 def init(obj: CliContext, admin_email: str, admin_password: str | None, company_name: str) -> None:
     """Create the database, core tables, the default company and an admin user."""
     from core.bootstrap import initialise
 
-    result = initialise(obj.db, admin_email=admin_email, admin_password=admin_password, company_name=company_name)
+    result = initialise(
+        obj.db, admin_email=admin_email, admin_password=admin_password, company_name=company_name
+    )
     if not result.created:
         click.echo("Database already initialised; core tables are up to date.")
         return
@@ -121,7 +138,9 @@ def quickstart(obj: CliContext, host: str, port: int, no_run: bool) -> None:
     click.echo(f"  URL:      http://{host}:{port}/")
     click.echo(f"  Login:    {result.admin_email}")
     if result.generated_password:
-        click.echo(f"  Password: {result.generated_password}   (shown once; change it with 'mosaic users set-password')")
+        click.echo(
+            f"  Password: {result.generated_password}   (shown once; change it with 'mosaic users set-password')"
+        )
     else:
         click.echo("  Password: the one printed when this instance was first initialised")
     click.echo("")
@@ -139,7 +158,10 @@ def shell(obj: CliContext) -> None:
     app = create_app(obj.settings, db=obj.db, registry=obj.registry)
     with app.app_context():
         banner = "Mosaic shell: app, db, session, models are defined."
-        code.interact(banner=banner, local={"app": app, "db": obj.db, "session": obj.db.session, "models": models})
+        code.interact(
+            banner=banner,
+            local={"app": app, "db": obj.db, "session": obj.db.session, "models": models},
+        )
 
 
 # ---------------------------------------------------------------------------- addons
@@ -185,20 +207,26 @@ def _print_plan(title: str, steps) -> None:
 @addons.command("install")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--with-demo", is_flag=True, help="Also load demo records.")
-@click.option("--dry-run", is_flag=True, help="Print the plan (addons, order, migrations) and change nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan (addons, order, migrations) and change nothing."
+)
 @pass_ctx
 def addons_install(obj: CliContext, names: tuple[str, ...], with_demo: bool, dry_run: bool) -> None:
     """Install NAMES and the addons they depend on, in dependency order."""
     if dry_run:
         _print_plan("Would install, in this order:", obj.lifecycle.plan_install(names))
         return
-    steps = obj.lifecycle.install(names, with_demo=with_demo, progress=lambda m: click.echo(f"  {m} ..."))
+    steps = obj.lifecycle.install(
+        names, with_demo=with_demo, progress=lambda m: click.echo(f"  {m} ...")
+    )
     click.echo(f"Installed: {', '.join(s.addon for s in steps)}")
 
 
 @addons.command("upgrade")
 @click.argument("names", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="Upgrade every installed addon whose code is newer.")
+@click.option(
+    "--all", "all_", is_flag=True, help="Upgrade every installed addon whose code is newer."
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @pass_ctx
 def addons_upgrade(obj: CliContext, names: tuple[str, ...], all_: bool, dry_run: bool) -> None:
@@ -210,16 +238,22 @@ def addons_upgrade(obj: CliContext, names: tuple[str, ...], all_: bool, dry_run:
         _print_plan("Would upgrade, in this order:", obj.lifecycle.plan_upgrade(target))
         return
     steps = obj.lifecycle.upgrade(target, progress=lambda m: click.echo(f"  {m} ..."))
-    click.echo(f"Upgraded: {', '.join(s.addon for s in steps)}" if steps else "Everything is up to date.")
+    click.echo(
+        f"Upgraded: {', '.join(s.addon for s in steps)}" if steps else "Everything is up to date."
+    )
 
 
 @addons.command("uninstall")
 @click.argument("names", nargs=-1, required=True)
-@click.option("--cascade", is_flag=True, help="Also uninstall the installed addons that depend on NAMES.")
+@click.option(
+    "--cascade", is_flag=True, help="Also uninstall the installed addons that depend on NAMES."
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed and change nothing.")
 @pass_ctx
-def addons_uninstall(obj: CliContext, names: tuple[str, ...], cascade: bool, yes: bool, dry_run: bool) -> None:
+def addons_uninstall(
+    obj: CliContext, names: tuple[str, ...], cascade: bool, yes: bool, dry_run: bool
+) -> None:
     """Remove NAMES: drop their tables and every row core keeps for them."""
     plan = obj.lifecycle.plan_uninstall(names, cascade=cascade)
     click.echo(f"Addons to uninstall, in this order: {', '.join(plan.addons)}")
@@ -287,7 +321,9 @@ def addons_check(obj: CliContext) -> None:
                 click.echo(f"    {d}")
             bad = bad or bool(diff)
     if bad:
-        raise LifecycleError("models and database differ; write a migration with 'mosaic addons makemigration'")
+        raise LifecycleError(
+            "models and database differ; write a migration with 'mosaic addons makemigration'"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

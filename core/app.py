@@ -129,7 +129,14 @@ def _register_core_routes(app: Flask) -> None:
 class ReloadingApp:
     """WSGI middleware that swaps in a rebuilt app when the installed addons changed."""
 
-    def __init__(self, outer: Flask, settings: Settings, db: Database, registry: Registry, check_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        outer: Flask,
+        settings: Settings,
+        db: Database,
+        registry: Registry,
+        check_seconds: float = 0.0,
+    ) -> None:
         self.outer = outer
         self.original = outer.wsgi_app
         self.settings, self.db, self.registry = settings, db, registry
@@ -163,7 +170,12 @@ class ReloadingApp:
         return self.current.wsgi_app(environ, start_response)
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None, registry: Registry | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    registry: Registry | None = None,
+) -> Flask:
     settings = settings or Settings.from_env()
     db = db or Database(settings.database_url)
     registry = registry or Registry.discover(settings.addons_paths)

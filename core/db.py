@@ -22,8 +22,8 @@ from sqlalchemy import (
     Numeric,
     String,
     create_engine,
-    false,
     event,
+    false,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import (

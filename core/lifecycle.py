@@ -189,7 +189,9 @@ class Lifecycle:
                 load_addon(addon)
                 target = MigrationTarget.for_addon(addon)
                 steps.append(
-                    PlanStep(name, addon.version, pending_revisions(conn, target), row.installed_version)
+                    PlanStep(
+                        name, addon.version, pending_revisions(conn, target), row.installed_version
+                    )
                 )
         return steps
 
@@ -216,7 +218,9 @@ class Lifecycle:
         return UninstallPlan(order, counts)
 
     # ------------------------------------------------------------------ operations
-    def install(self, names: Iterable[str], *, with_demo: bool = False, progress: Progress = _noop) -> list[PlanStep]:
+    def install(
+        self, names: Iterable[str], *, with_demo: bool = False, progress: Progress = _noop
+    ) -> list[PlanStep]:
         steps = self.plan_install(names)
         installed = list(self.installed())
         pm = self._plugin_manager([*installed, *(s.addon for s in steps)])
@@ -236,7 +240,11 @@ class Lifecycle:
                     with _step(addon.name, "demo data"):
                         call_own(pm, addon.name, "mosaic_load_demo", session=session)
                         session.flush()
-                session.add(AddonState(name=addon.name, installed_version=addon.version, with_demo=with_demo))
+                session.add(
+                    AddonState(
+                        name=addon.name, installed_version=addon.version, with_demo=with_demo
+                    )
+                )
                 session.flush()
                 with _step(addon.name, "post-install hook"):
                     pm.hook.mosaic_post_install(session=session, addon=addon.name)
@@ -272,7 +280,9 @@ class Lifecycle:
                 )
         return steps
 
-    def uninstall(self, names: Iterable[str], *, cascade: bool = False, progress: Progress = _noop) -> UninstallPlan:
+    def uninstall(
+        self, names: Iterable[str], *, cascade: bool = False, progress: Progress = _noop
+    ) -> UninstallPlan:
         plan = self.plan_uninstall(names, cascade=cascade)
         installed = list(self.installed())
         available = [n for n in installed if n in self.registry.addons]
@@ -366,7 +376,9 @@ def _version_key(version: str):
 def sync_declarations(session: Session, manifest) -> None:
     """Make permissions, groups and menus in core tables match the manifest."""
     name = manifest.name
-    existing = {p.name: p for p in session.scalars(select(Permission).where(Permission.addon == name))}
+    existing = {
+        p.name: p for p in session.scalars(select(Permission).where(Permission.addon == name))
+    }
     for perm in manifest.permissions:
         if perm not in existing:
             existing[perm] = Permission(name=perm, addon=name)

@@ -104,7 +104,9 @@ def _string_list(data: dict, key: str, path: Path) -> list[str]:
     return value
 
 
-def _expand_permission(addon: str, ref: str, declared: set[str], path: Path, where: str) -> list[str]:
+def _expand_permission(
+    addon: str, ref: str, declared: set[str], path: Path, where: str
+) -> list[str]:
     """Resolve ``contact.read``, ``contact.*``, ``*`` or a full name to declared permission names."""
     full = ref if ref.startswith(addon + ".") else f"{addon}.{ref}"
     if full.endswith(".*") or ref == "*":
@@ -137,7 +139,7 @@ def parse_manifest(path: Path, *, expected_name: str | None = None) -> Manifest:
                  f"'{name}' does not match the addon's folder or module '{expected_name}'")  # fmt: skip
 
     raw_version = data.get("version")
-    _require(isinstance(raw_version, str), path, "version", "is required, e.g. \"1.0.0\"")
+    _require(isinstance(raw_version, str), path, "version", 'is required, e.g. "1.0.0"')
     try:
         version = Version(raw_version)
     except InvalidVersion as exc:

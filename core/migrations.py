@@ -81,7 +81,9 @@ def pending_revisions(connection: Connection | None, target: MigrationTarget) ->
     return [f"{r.revision}: {r.doc}" for r in revs]
 
 
-def _environment(connection: Connection, target: MigrationTarget, fn: Callable, **opts: Any) -> EnvironmentContext:
+def _environment(
+    connection: Connection, target: MigrationTarget, fn: Callable, **opts: Any
+) -> EnvironmentContext:
     config = Config()
     config.set_main_option("script_location", str(target.directory))
     env = EnvironmentContext(config, script_directory(target), fn=fn, **opts)
@@ -211,7 +213,11 @@ def make_migration(
     if len(heads) > 1:
         raise RuntimeError(f"{target.name} has several migration heads: {', '.join(heads)}")
     down = heads[0] if heads else None
-    numbers = [int(m.group(1)) for p in target.versions_dir.glob("*.py") if (m := re.match(r"(\d+)_", p.name))]
+    numbers = [
+        int(m.group(1))
+        for p in target.versions_dir.glob("*.py")
+        if (m := re.match(r"(\d+)_", p.name))
+    ]
     revision = f"{(max(numbers) if numbers else 0) + 1:04d}"
     slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")[:40] or "change"
 

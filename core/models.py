@@ -79,9 +79,7 @@ group_permission = Table(
     "core_group_permission",
     Base.metadata,
     Column("group_id", ForeignKey("core_group.id", ondelete="CASCADE"), primary_key=True),
-    Column(
-        "permission_id", ForeignKey("core_permission.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("permission_id", ForeignKey("core_permission.id", ondelete="CASCADE"), primary_key=True),
 )
 
 

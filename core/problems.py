@@ -28,7 +28,12 @@ class Problem(Exception):
 
 
 def problem_response(
-    status: int, detail: str, *, title: str | None = None, errors: dict[str, Any] | None = None, **extra: Any
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> Response:
     from http import HTTPStatus
 
@@ -54,7 +59,9 @@ def register_error_handlers(app: Flask, html_error: Any) -> None:
     @app.errorhandler(Problem)
     def _problem(exc: Problem) -> Response:
         if wants_problem():
-            return problem_response(exc.status, exc.detail, title=exc.title, errors=exc.errors, **exc.extra)
+            return problem_response(
+                exc.status, exc.detail, title=exc.title, errors=exc.errors, **exc.extra
+            )
         return html_error(exc.status, exc.detail)
 
     @app.errorhandler(HTTPException)

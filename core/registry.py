@@ -85,7 +85,9 @@ class Registry:
 
     # ------------------------------------------------------------------ discovery
     @classmethod
-    def discover(cls, extra_paths: Iterable[Path] = (), *, entry_point_group: str = ENTRY_POINT_GROUP) -> Registry:
+    def discover(
+        cls, extra_paths: Iterable[Path] = (), *, entry_point_group: str = ENTRY_POINT_GROUP
+    ) -> Registry:
         found: list[Addon] = []
         found.extend(_scan_folder(BUILTIN_ADDONS_DIR, package="addons", source="builtin"))
         for folder in extra_paths:

@@ -17,7 +17,9 @@ def menu_items() -> list[Menu]:
         session = state.db.session
         rows = session.scalars(select(Menu).order_by(Menu.sequence, Menu.label)).all()
         allowed = current_app.extensions.get("mosaic_permission_check")
-        g.mosaic_menus = [m for m in rows if allowed is None or m.permission is None or allowed(m.permission)]
+        g.mosaic_menus = [
+            m for m in rows if allowed is None or m.permission is None or allowed(m.permission)
+        ]
     return g.mosaic_menus
 
 

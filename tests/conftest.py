@@ -45,7 +45,9 @@ class DatabaseFactory:
         if not PG_URL:
             return f"sqlite:///{self.tmp / (name + '.db')}"
         base = make_url(normalise_database_url(PG_URL))
-        admin = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+        admin = make_engine(
+            base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         admin.dispose()
@@ -56,7 +58,9 @@ class DatabaseFactory:
         if not PG_URL or not self.created:
             return
         base = make_url(normalise_database_url(PG_URL))
-        admin = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+        admin = make_engine(
+            base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as conn:
             for name in self.created:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -71,7 +75,11 @@ def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Datab
 
 
 def make_settings(instance: Path, url: str, **extra: object) -> Settings:
-    values: dict[str, object] = {"secret_key": "test-secret-" + "x" * 40, "testing": True, "hot_reload": False}
+    values: dict[str, object] = {
+        "secret_key": "test-secret-" + "x" * 40,
+        "testing": True,
+        "hot_reload": False,
+    }
     values.update(extra)
     return Settings.from_env(instance_path=instance, database_url=url, **values)
 
@@ -83,7 +91,9 @@ def registry() -> Registry:
 
 
 @pytest.fixture(scope="session")
-def settings(database_factory: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(
+    database_factory: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return make_settings(tmp_path_factory.mktemp("instance"), database_factory.new_url())
 
 

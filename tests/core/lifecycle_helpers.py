@@ -46,4 +46,13 @@ def scalar(db: Database, stmt) -> object:
         return conn.scalar(stmt if not isinstance(stmt, str) else text(stmt))
 
 
-__all__ = ["BROKEN", "V1", "V2", "lifecycle_registry", "scalar", "select", "snapshot", "table_names"]
+__all__ = [
+    "BROKEN",
+    "V1",
+    "V2",
+    "lifecycle_registry",
+    "scalar",
+    "select",
+    "snapshot",
+    "table_names",
+]

@@ -43,7 +43,9 @@ class Mosaic:
             cwd=Path(__file__).resolve().parents[2], timeout=120,
         )  # fmt: skip
         if ok and result.returncode != 0:
-            raise AssertionError(f"mosaic {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"mosaic {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
 
@@ -71,7 +73,11 @@ def test_upgrade_runs_schema_change_data_migration_and_hooks(mosaic):
 
     listed = json.loads(mosaic("addons", "list", "--json", addons=[V2]).stdout)
     shelf = next(a for a in listed if a["name"] == "shelf")
-    assert (shelf["version"], shelf["installed_version"], shelf["state"]) == ("1.1.0", "1.0.0", "upgradable")
+    assert (shelf["version"], shelf["installed_version"], shelf["state"]) == (
+        "1.1.0",
+        "1.0.0",
+        "upgradable",
+    )
 
     plan = mosaic("addons", "upgrade", "--all", "--dry-run", addons=[V2]).stdout
     assert "shelf 1.0.0 -> 1.1.0" in plan and "0002: item code" in plan
@@ -79,9 +85,13 @@ def test_upgrade_runs_schema_change_data_migration_and_hooks(mosaic):
 
     with db.engine.connect() as conn:
         rows = dict(conn.exec_driver_sql("SELECT name, code FROM shelf_item").all())
-        perms = set(conn.exec_driver_sql("SELECT name FROM core_permission WHERE addon='shelf'").scalars())
+        perms = set(
+            conn.exec_driver_sql("SELECT name FROM core_permission WHERE addon='shelf'").scalars()
+        )
         group = conn.exec_driver_sql("SELECT label FROM core_group WHERE addon='shelf'").scalar()
-        version = conn.exec_driver_sql("SELECT installed_version FROM core_addon WHERE name='shelf'").scalar()
+        version = conn.exec_driver_sql(
+            "SELECT installed_version FROM core_addon WHERE name='shelf'"
+        ).scalar()
     db.dispose()
     assert rows["blue box"] == "BLUE-BOX"  # data migration filled the new column
     assert rows["first shelf item"] == "FIRST-SHELF-ITEM"
@@ -101,7 +111,9 @@ def test_downgrade_is_refused(mosaic):
 def test_failed_install_through_the_cli_names_the_step_and_leaves_no_trace(mosaic):
     db = Database(mosaic.url)
     before = table_names(db)
-    result = mosaic("addons", "install", "wobbly", env={"MOSAIC_TEST_WOBBLY_FAIL": "migration"}, ok=False)
+    result = mosaic(
+        "addons", "install", "wobbly", env={"MOSAIC_TEST_WOBBLY_FAIL": "migration"}, ok=False
+    )
     assert_one_line_error(result, "wobbly: migrations:", "nothing was changed")
     assert table_names(db) == before
     assert scalar(db, "SELECT count(*) FROM core_addon") == 0
@@ -141,7 +153,9 @@ def test_wrong_input_gets_a_one_line_error(mosaic, args, fragments):
 
 def test_already_installed(mosaic):
     mosaic("addons", "install", "shelf")
-    assert_one_line_error(mosaic("addons", "install", "shelf", ok=False), "already installed: shelf")
+    assert_one_line_error(
+        mosaic("addons", "install", "shelf", ok=False), "already installed: shelf"
+    )
 
 
 def test_uninitialised_database_and_bad_urls(tmp_path):

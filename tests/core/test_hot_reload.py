@@ -27,6 +27,8 @@ def test_worker_rebuilds_its_app_when_the_registry_version_moves(empty_database,
 
 def test_without_hot_reload_the_app_keeps_its_routes(empty_database, tmp_path):
     registry = lifecycle_registry()
-    app = create_app(make_settings(tmp_path, empty_database.url), db=empty_database, registry=registry)
+    app = create_app(
+        make_settings(tmp_path, empty_database.url), db=empty_database, registry=registry
+    )
     Lifecycle(empty_database, registry).install(["shelf"])
     assert app.test_client().get("/api/v1/shelf/version").status_code == 404

@@ -66,12 +66,14 @@ def test_failed_install_leaves_no_trace(lifecycle, monkeypatch, failure, step):
 
 def test_install_twice_is_refused_with_advice(lifecycle):
     lifecycle.install(["shelf"])
-    with pytest.raises(LifecycleError, match="already installed: shelf; use 'mosaic addons upgrade'"):
+    with pytest.raises(
+        LifecycleError, match="already installed: shelf; use 'mosaic addons upgrade'"
+    ):
         lifecycle.install(["shelf"])
 
 
 def test_unknown_addon_gets_a_suggestion(lifecycle):
-    with pytest.raises(LifecycleError, match="unknown addon 'shelve'. Did you mean 'shelf'"):
+    with pytest.raises(LifecycleError, match=r"unknown addon 'shelve'\. Did you mean 'shelf'"):
         lifecycle.install(["shelve"])
 
 

@@ -51,13 +51,21 @@ def test_a_good_manifest_expands_permissions_groups_and_menus(tmp_path):
 @pytest.mark.parametrize(
     "change, field, problem",
     [
-        (('summary = "A demo addon"', 'summary = "A demo addon"\ncolour = "blue"'), "colour", "unknown key"),
+        (
+            ('summary = "A demo addon"', 'summary = "A demo addon"\ncolour = "blue"'),
+            "colour",
+            "unknown key",
+        ),
         (('version = "1.2.0"', 'version = "one point two"'), "version", "not a valid version"),
         (('prefix = "demo"', 'prefix = "Demo Things"'), "prefix", "lower-case"),
         (('prefix = "demo"', 'prefix = "api"'), "prefix", "reserved"),
         (('summary = "A demo addon"', ""), "summary", "is required"),
-        (('depends = []', 'depends = "contacts"'), "depends", "list of strings"),
-        (('permissions = ["thing.*"]', 'permissions = ["gizmo.read"]'), "groups.user.permissions", "not declared"),
+        (("depends = []", 'depends = "contacts"'), "depends", "list of strings"),
+        (
+            ('permissions = ["thing.*"]', 'permissions = ["gizmo.read"]'),
+            "groups.user.permissions",
+            "not declared",
+        ),
         (('path = "/demo/things/"', 'path = "demo/things"'), "menus[0].path", "starting with '/'"),
         (('name = "demo"', 'name = "other"'), "name", "does not match"),
     ],
@@ -85,7 +93,9 @@ def test_manifest_is_checked_before_code_is_imported(tmp_path):
 
 
 def _addon(name: str, depends: list[str]) -> str:
-    return f'name = "{name}"\nversion = "1.0.0"\nsummary = "x"\ndepends = {depends!r}\n'.replace("'", '"')
+    return f'name = "{name}"\nversion = "1.0.0"\nsummary = "x"\ndepends = {depends!r}\n'.replace(
+        "'", '"'
+    )
 
 
 def test_missing_dependency_is_named(tmp_path):
@@ -100,7 +110,7 @@ def test_circular_dependency_is_named(tmp_path):
     write_addon(tmp_path, "beta", _addon("beta", ["gamma"]))
     write_addon(tmp_path, "gamma", _addon("gamma", ["alpha"]))
     registry = Registry.discover([tmp_path])
-    with pytest.raises(RegistryError, match="circular dependency between addons: .*alpha"):
+    with pytest.raises(RegistryError, match=r"circular dependency between addons: .*alpha"):
         registry.closure(["alpha"])
 
 

@@ -35,7 +35,10 @@ def test_makemigration_writes_nothing_when_in_sync(registry, tmp_path):
     addon = registry.get("testkit")
     load_addon(addon)
     target = MigrationTarget.for_addon(addon)
-    assert make_migration(target, "nothing", lambda conn: upgrade(conn, MigrationTarget.core())) is None
+    assert (
+        make_migration(target, "nothing", lambda conn: upgrade(conn, MigrationTarget.core()))
+        is None
+    )
 
 
 def test_drift_is_detected(db, registry):

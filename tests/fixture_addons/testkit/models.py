@@ -21,6 +21,8 @@ class Gadget(BusinessMixin, ArchiveMixin, Base):
 class Part(BusinessMixin, Base):
     __tablename__ = "testkit_part"
 
-    gadget_id: Mapped[int] = mapped_column(ForeignKey("testkit_gadget.id", ondelete="CASCADE"), index=True)
+    gadget_id: Mapped[int] = mapped_column(
+        ForeignKey("testkit_gadget.id", ondelete="CASCADE"), index=True
+    )
     label: Mapped[str] = mapped_column(String(120))
     gadget: Mapped[Gadget] = relationship(back_populates="parts")

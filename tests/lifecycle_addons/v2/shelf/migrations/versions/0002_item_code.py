@@ -16,7 +16,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("shelf_item") as batch:
         batch.add_column(sa.Column("code", sa.String(length=80), server_default="", nullable=False))
-    items = sa.table("shelf_item", sa.column("id", sa.Integer), sa.column("name", sa.String), sa.column("code", sa.String))
+    items = sa.table(
+        "shelf_item",
+        sa.column("id", sa.Integer),
+        sa.column("name", sa.String),
+        sa.column("code", sa.String),
+    )
     connection = op.get_bind()
     for row in connection.execute(sa.select(items.c.id, items.c.name)):
         code = row.name.upper().replace(" ", "-")
