@@ -7,11 +7,11 @@ One ``Base`` (and one ``MetaData``) serves core and every addon. Tables are name
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -26,6 +26,7 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -36,6 +37,10 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
+# PostgreSQL: serialization_failure, deadlock_detected
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -201,6 +206,22 @@ class Database:
             raise
         finally:
             session.close()
+
+    def run_in_transaction(self, work: Callable[[Session], T], *, attempts: int = 3) -> T:
+        """Run ``work(session)`` in its own transaction, retrying serialization failures.
+
+        On PostgreSQL a serialization failure or a deadlock means "try again"; the retry lives
+        here, once, so callers never loop themselves. ``work`` must not commit.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.unit_of_work() as session:
+                    return work(session)
+            except DBAPIError as exc:
+                code = getattr(exc.orig, "sqlstate", None)
+                if code not in RETRYABLE_SQLSTATES or attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
 
     def dispose(self) -> None:
         self.session.remove()

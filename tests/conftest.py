@@ -127,7 +127,7 @@ def db_session(db: Database) -> Iterator:
         db.session.remove()
         trans.rollback()
         conn.close()
-        db.session.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+        db.session.configure(bind=db.engine, join_transaction_mode="conditional_savepoint")
 
 
 @pytest.fixture
