@@ -296,7 +296,10 @@ class Lifecycle:
                 with _step(name, "dropping tables"):
                     tables = self._tables_of(conn, [name])
                     if tables:
-                        _reflect(conn, tables).drop_all(conn)
+                        # Reflection also pulls in referenced tables (core_user...):
+                        # drop exactly the addon's own, in foreign-key order.
+                        meta = _reflect(conn, tables)
+                        meta.drop_all(conn, tables=[meta.tables[t] for t in tables])
                 with _step(name, "removing core rows"):
                     remove_core_rows(session, name, tables)
                     session.execute(delete(AddonState).where(AddonState.name == name))
