@@ -33,7 +33,7 @@ class Mosaic:
             **os.environ,
             "MOSAIC_DATABASE_URL": self.url,
             "MOSAIC_INSTANCE_PATH": str(self.instance),
-            "MOSAIC_ADDONS_PATH": os.pathsep.join(str(p) for p in (addons or [V1, BROKEN])),
+            "MOSAIC_ADDONS_PATH": os.pathsep.join(str(p) for p in (addons if addons is not None else [V1, BROKEN])),
             "MOSAIC_TEST_WOBBLY_FAIL": "none",
             **(env or {}),
         }
@@ -182,3 +182,20 @@ def test_version_and_help():
     assert cli("--version").stdout.startswith("mosaic, version ")
     help_text = cli("addons", "install", "--help").stdout
     assert "--with-demo" in help_text and "--dry-run" in help_text
+
+
+def test_every_shipped_addon_through_the_cli(mosaic):
+    """Install everything with demo data, upgrade all, uninstall all (no table left), reinstall."""
+    shipped = [a["name"] for a in json.loads(mosaic("addons", "list", "--json", addons=[]).stdout)]
+    if not shipped:
+        pytest.skip("no shipped addon yet")
+    db = Database(mosaic.url)
+    before = table_names(db)
+    mosaic("addons", "install", *shipped, "--with-demo", addons=[])
+    mosaic("addons", "upgrade", *shipped, addons=[])
+    mosaic("addons", "uninstall", *shipped, "--cascade", "--yes", addons=[])
+    assert table_names(db) == before
+    mosaic("addons", "install", *shipped, addons=[])
+    states = {a["name"]: a["state"] for a in json.loads(mosaic("addons", "list", "--json", addons=[]).stdout)}
+    assert set(states.values()) == {"installed"}
+    db.dispose()
