@@ -82,6 +82,9 @@ def build_app(settings: Settings, db: Database, registry: Registry) -> Flask:
 
     register_error_handlers(app, html_error)
     init_web(app)
+    from core.auth import init_auth
+
+    init_auth(app)
     _register_core_routes(app)
 
     for name in registry.order(names):

@@ -132,6 +132,9 @@ def db_session(db: Database) -> Iterator:
 
 @pytest.fixture
 def client(app, db_session):
+    from core.auth.ratelimit import reset
+
+    reset(app)  # login throttling counts per client address; every test starts afresh
     return app.test_client()
 
 

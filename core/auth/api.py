@@ -1,0 +1,195 @@
+"""``/api/v1/auth``: login, refresh (rotating), logout, me, password, personal API tokens.
+
+Every answer is JSON; every error is problem+json. Login failures are one answer for all
+causes (unknown e-mail, wrong password, disabled or locked account).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_limiter import Limiter
+
+from core.access import current_user, login_required
+from core.auth import tokens
+from core.auth.loader import establish, public_endpoint
+from core.auth.ratelimit import login_limit, mark_login_failed
+from core.config import Settings
+from core.identity import (
+    IdentityError,
+    LoginPolicy,
+    all_permissions,
+    authenticate,
+    create_api_token,
+    describe_token,
+    list_api_tokens,
+    purge_expired_revocations,
+    revoke_api_token,
+    set_password,
+)
+from core.passwords import WeakPasswordError
+from core.problems import Problem
+
+LOGIN_FAILED = "Invalid e-mail or password (or the account is temporarily locked)."
+
+
+def _session():
+    return current_app.extensions["mosaic"].db.session
+
+
+def _json_body(*required: str) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Problem(400, "The request body must be a JSON object.", title="Bad Request")
+    errors = {
+        name: ["Missing data for required field."]
+        for name in required
+        if not isinstance(body.get(name), str) or not body.get(name)
+    }
+    if errors:
+        raise Problem(422, "The request is invalid.", title="Unprocessable Content", errors=errors)
+    return body
+
+
+def user_summary(user: Any) -> dict[str, Any]:
+    perms = (
+        sorted(all_permissions(_session())) if g.mosaic_is_admin else sorted(g.mosaic_permissions)
+    )
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "timezone": user.timezone,
+        "is_admin": bool(g.mosaic_is_admin),
+        "company_id": g.mosaic_company_id,
+        "companies": [{"id": cid, "name": name} for cid, name in g.mosaic_companies],
+        "permissions": perms,
+    }
+
+
+def build_api_blueprint(limiter: Limiter, settings: Settings) -> Blueprint:
+    bp = Blueprint("auth_api", __name__, url_prefix="/api/v1/auth")
+    policy = LoginPolicy(settings.login_max_failures, settings.login_lock_minutes)
+
+    @bp.post("/login")
+    @public_endpoint
+    @login_limit(limiter, settings)
+    def login() -> Any:
+        body = _json_body("email", "password")
+        session = _session()
+        user = authenticate(session, body["email"], body["password"], policy)
+        session.commit()  # the failure count must stick even though we refuse
+        if user is None:
+            mark_login_failed()
+            raise Problem(401, LOGIN_FAILED, title="Unauthorized")
+        issued = tokens.issue_tokens(user)
+        session.commit()
+        return jsonify(issued.as_dict())
+
+    @bp.post("/refresh")
+    @public_endpoint
+    def refresh() -> Any:
+        body = _json_body("refresh_token")
+        session = _session()
+        try:
+            _user, issued = tokens.rotate(session, body["refresh_token"])
+        except tokens.TokenError as exc:
+            session.commit()  # a replay revokes the family: keep that
+            current_app.logger.info("refresh refused: %s", exc.reason)
+            raise Problem(
+                401, "The refresh token is invalid, expired or revoked.", title="Unauthorized"
+            ) from None
+        session.commit()
+        return jsonify(issued.as_dict())
+
+    @bp.post("/logout")
+    @public_endpoint
+    def logout() -> Any:
+        """Revoke the login (every token of its family); works with the access or refresh token."""
+        session = _session()
+        claims = g.mosaic_token_claims
+        body = request.get_json(silent=True)
+        given = body.get("refresh_token") if isinstance(body, dict) else None
+        if isinstance(given, str) and given:
+            try:
+                _user, refresh_claims = tokens.verify(session, given, tokens.REFRESH)
+                if claims is None or refresh_claims["sub"] == claims["sub"]:
+                    tokens.revoke_family(session, refresh_claims)
+                    claims = claims or refresh_claims
+            except tokens.TokenError:
+                pass
+        if claims is None and g.mosaic_auth_method != "api-token":
+            raise Problem(401, "Authentication is required.", title="Unauthorized")
+        if claims is not None:
+            tokens.revoke_family(session, claims)
+        purge_expired_revocations(session)
+        session.commit()
+        return "", 204
+
+    @bp.get("/me")
+    @login_required
+    def me() -> Any:
+        return jsonify(user_summary(current_user()))
+
+    @bp.post("/password")
+    @login_required
+    def change_password() -> Any:
+        """Change one's own password: every outstanding token is revoked, a new pair returned."""
+        body = _json_body("current_password", "new_password")
+        session = _session()
+        user = current_user()
+        from core.passwords import verify_password
+
+        if not verify_password(user.password_hash, body["current_password"]):
+            raise Problem(422, "The request is invalid.", title="Unprocessable Content",
+                          errors={"current_password": ["Wrong password."]})  # fmt: skip
+        try:
+            set_password(session, user, body["new_password"])
+        except WeakPasswordError as exc:
+            raise Problem(422, "The request is invalid.", title="Unprocessable Content",
+                          errors={"new_password": [f"The password {exc}."]}) from None  # fmt: skip
+        issued = tokens.issue_tokens(user)
+        session.commit()
+        return jsonify(issued.as_dict())
+
+    @bp.get("/tokens")
+    @login_required
+    def tokens_list() -> Any:
+        items = [describe_token(t) for t in list_api_tokens(_session(), current_user())]
+        return jsonify({"items": items, "total": len(items)})
+
+    @bp.post("/tokens")
+    @login_required
+    def tokens_create() -> Any:
+        if g.mosaic_auth_method == "api-token":
+            raise Problem(
+                403, "A personal API token cannot create other tokens; log in.", title="Forbidden"
+            )
+        body = _json_body("name")
+        session = _session()
+        try:
+            token, plain = create_api_token(session, current_user(), body["name"])
+        except IdentityError as exc:
+            raise Problem(
+                422, str(exc), title="Unprocessable Content", errors={"name": [str(exc)]}
+            ) from None
+        session.commit()
+        result = describe_token(token) | {"token": plain}
+        return jsonify(result), 201
+
+    @bp.delete("/tokens/<int:token_id>")
+    @login_required
+    def tokens_revoke(token_id: int) -> Any:
+        session = _session()
+        try:
+            revoke_api_token(session, current_user(), token_id)
+        except IdentityError:
+            raise Problem(404, "No such token.", title="Not Found") from None
+        session.commit()
+        return "", 204
+
+    return bp
+
+
+__all__ = ["build_api_blueprint", "establish"]

@@ -1,0 +1,372 @@
+"""Company scoping, enforced once, in the ORM.
+
+Every class that has ``CompanyMixin`` is filtered by the companies the caller may see, for
+every ORM statement run through a ``Session``: ``select`` (lists, searches, ``get``, relation
+loads, eager and lazy), ORM-enabled bulk ``update`` and ``delete``. No endpoint, service or
+export has to remember it. Writes are checked at flush time: new rows are stamped with the
+current company, and a row may only be written into, or point at a row of, an allowed company.
+
+Who the caller is comes from, in this order:
+
+1. an explicit scope set with :func:`company_scope` or :func:`unscoped` (services run by jobs,
+   tests, CLI commands acting for a user);
+2. inside a Flask request: the values ``core.auth`` put on ``flask.g`` (``mosaic_company_ids``,
+   ``mosaic_company_id``, ``mosaic_user_id``). A request with no identity sees no company row
+   at all: deny by default;
+3. otherwise the *system* scope: no filter. That is the CLI, the addon lifecycle and data
+   loading, which act as the operator of the database.
+
+Not covered (by design, document it where you use it): Core statements on ``Table`` objects
+(``select(Gadget.__table__)``), ``text()`` SQL, and objects already in the session's identity
+map (``Session.get`` returns them without SQL; a request's session only holds what the
+request itself loaded).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from core.db import AuthorMixin, Base, CompanyMixin
+
+
+class CompanyAccessError(PermissionError):
+    """A write would put a row into, or move it to, a company the caller may not use."""
+
+
+class CompanyRequiredError(ValueError):
+    """A company row is created with no company given and no current company to stamp."""
+
+
+class InvisibleReferenceError(ValueError):
+    """A row points at a row the caller cannot see (another company's, or none at all).
+
+    Both cases give the same error on purpose: the answer must not reveal whether a row of
+    another company exists.
+    """
+
+    def __init__(self, model: str, field: str, value: Any) -> None:
+        self.model, self.field, self.value = model, field, value
+        super().__init__(f"{model}.{field}: no such record ({value!r})")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the current code may see.
+
+    ``company_ids=None`` is the unrestricted *system* scope; an empty frozenset sees nothing.
+    """
+
+    company_ids: frozenset[int] | None
+    company_id: int | None = None
+    user_id: int | None = None
+
+    @property
+    def restricted(self) -> bool:
+        return self.company_ids is not None
+
+    def allows(self, company_id: int | None) -> bool:
+        return self.company_ids is None or company_id in self.company_ids
+
+
+SYSTEM = Scope(None)
+_scope: ContextVar[Scope | None] = ContextVar("mosaic_company_scope", default=None)
+
+
+def _request_scope() -> Scope | None:
+    try:
+        from flask import g, has_request_context
+    except ImportError:  # pragma: no cover - flask is a dependency
+        return None
+    if not has_request_context():
+        return None
+    return Scope(
+        frozenset(g.get("mosaic_company_ids", frozenset())),
+        g.get("mosaic_company_id"),
+        g.get("mosaic_user_id"),
+    )
+
+
+def current_scope() -> Scope:
+    """The scope in force here (explicit, else the request's, else system)."""
+    explicit = _scope.get()
+    if explicit is not None:
+        return explicit
+    return _request_scope() or SYSTEM
+
+
+@contextlib.contextmanager
+def company_scope(
+    company_ids: Iterable[int], company_id: int | None = None, user_id: int | None = None
+) -> Iterator[Scope]:
+    """Run the block as a user who may see ``company_ids`` (current company ``company_id``)."""
+    ids = frozenset(int(i) for i in company_ids)
+    if company_id is None and len(ids) == 1:
+        company_id = next(iter(ids))
+    if company_id is not None and company_id not in ids:
+        raise CompanyAccessError(f"company {company_id} is not among the allowed companies")
+    token = _scope.set(Scope(ids, company_id, user_id))
+    try:
+        yield _scope.get()  # type: ignore[misc]
+    finally:
+        _scope.reset(token)
+
+
+@contextlib.contextmanager
+def unscoped(user_id: int | None = None) -> Iterator[Scope]:
+    """Run the block unrestricted (system work inside a request: use sparingly, say why)."""
+    token = _scope.set(Scope(None, None, user_id))
+    try:
+        yield _scope.get()  # type: ignore[misc]
+    finally:
+        _scope.reset(token)
+
+
+def scope_for_user(session: Session, user: Any, company_id: int | None = None) -> Scope:
+    """The scope of ``user`` (allowed, active companies; current one by preference)."""
+    from core.models import Company, user_company
+
+    ids = frozenset(
+        session.scalars(
+            select(Company.id)
+            .join(user_company, user_company.c.company_id == Company.id)
+            .where(user_company.c.user_id == user.id, Company.active.is_(True))
+        )
+    )
+    wanted = company_id if company_id is not None else user.company_id
+    current = wanted if wanted in ids else (min(ids) if ids else None)
+    return Scope(ids, current, user.id)
+
+
+@contextlib.contextmanager
+def as_user(session: Session, user: Any, company_id: int | None = None) -> Iterator[Scope]:
+    """Run the block with ``user``'s companies and identity (jobs, CLI, tests)."""
+    scope = scope_for_user(session, user, company_id)
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _criteria(ids: tuple[int, ...]) -> Any:
+    return with_loader_criteria(
+        CompanyMixin,
+        lambda cls: cls.company_id.in_(ids),
+        include_aliases=True,
+        track_closure_variables=True,
+    )
+
+
+def _on_execute(state: ORMExecuteState) -> None:
+    if state.execution_options.get("mosaic_unscoped"):
+        return
+    if state.is_column_load:
+        # refreshing an object already in the session: it was obtained under a scope
+        return
+    if not (state.is_select or state.is_update or state.is_delete or state.is_insert):
+        return
+    scope = current_scope()
+    if not scope.restricted:
+        return
+    if state.is_insert:
+        _check_bulk_insert(state, scope)
+        return
+    if state.is_update:
+        _check_bulk_update(state, scope)
+    ids = tuple(sorted(scope.company_ids or ()))
+    state.statement = state.statement.options(_criteria(ids))
+
+
+def _company_entity(state: ORMExecuteState) -> type | None:
+    mapper = state.bind_mapper
+    if mapper is not None and issubclass(mapper.class_, CompanyMixin):
+        return mapper.class_
+    return None
+
+
+def _check_bulk_insert(state: ORMExecuteState, scope: Scope) -> None:
+    if _company_entity(state) is None:
+        return
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params] if params else []
+    if not rows:
+        raise CompanyAccessError(
+            "bulk INSERT of company rows must pass parameter dictionaries so that the "
+            "company can be checked; add objects to the session instead"
+        )
+    stamped = []
+    for row in rows:
+        row = dict(row)
+        if row.get("company_id") is None:
+            if scope.company_id is None:
+                raise CompanyRequiredError("no current company to stamp the new rows with")
+            row["company_id"] = scope.company_id
+        elif not scope.allows(row["company_id"]):
+            raise CompanyAccessError(f"company {row['company_id']} is not allowed")
+        stamped.append(row)
+    state.parameters = stamped if isinstance(params, list) else stamped[0]
+
+
+def _check_bulk_update(state: ORMExecuteState, scope: Scope) -> None:
+    """An ORM bulk UPDATE may not move rows into a company the caller may not use."""
+    if _company_entity(state) is None:
+        return
+    values: list[tuple[str, Any]] = []
+    for key, value in (getattr(state.statement, "_values", None) or {}).items():
+        values.append((getattr(key, "key", key), value))
+    params = state.parameters
+    for row in params if isinstance(params, list) else [params] if params else []:
+        values.extend(row.items())
+    for key, value in values:
+        if key != "company_id":
+            continue
+        value = getattr(value, "value", value)
+        if not isinstance(value, int) or not scope.allows(value):
+            raise CompanyAccessError(f"company {value!r} is not allowed")
+
+
+# --------------------------------------------------------------------------- writing
+
+_fk_targets: dict[str, type | None] = {}
+
+
+def _mapped_class_of_table(table_name: str) -> type | None:
+    if table_name not in _fk_targets:
+        found = None
+        for mapper in Base.registry.mappers:
+            if (
+                getattr(mapper, "local_table", None) is not None
+                and mapper.local_table.name == table_name
+            ):
+                found = mapper.class_
+                break
+        _fk_targets[table_name] = found
+    return _fk_targets[table_name]
+
+
+def _company_references(cls: type) -> list[tuple[str, type, str]]:
+    """(attribute key, target class, target column key) of FKs pointing at company rows."""
+    mapper = inspect(cls)
+    found = []
+    for prop in mapper.column_attrs:
+        for column in prop.columns:
+            for fk in getattr(column, "foreign_keys", ()):
+                target = _mapped_class_of_table(fk.column.table.name)
+                if target is not None and issubclass(target, CompanyMixin):
+                    found.append((prop.key, target, fk.column.key))
+    return found
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    scope = current_scope()
+    with session.no_autoflush:
+        for obj in session.new:
+            if isinstance(obj, AuthorMixin) and scope.user_id is not None:
+                if obj.created_by_id is None:
+                    obj.created_by_id = scope.user_id
+                obj.updated_by_id = scope.user_id
+            if isinstance(obj, CompanyMixin):
+                _stamp(obj, scope)
+                _check_references(session, obj, scope, new=True)
+        for obj in session.dirty:
+            if not session.is_modified(obj, include_collections=False):
+                continue
+            if isinstance(obj, AuthorMixin) and scope.user_id is not None:
+                obj.updated_by_id = scope.user_id
+            if isinstance(obj, CompanyMixin):
+                if not scope.allows(obj.company_id):
+                    raise CompanyAccessError(
+                        f"company {obj.company_id} is not allowed for {type(obj).__name__}"
+                    )
+                _check_references(session, obj, scope, new=False)
+        if scope.restricted:
+            for obj in session.deleted:
+                if isinstance(obj, CompanyMixin) and not scope.allows(obj.company_id):
+                    raise CompanyAccessError(f"company {obj.company_id} is not allowed")
+
+
+def _stamp(obj: Any, scope: Scope) -> None:
+    if obj.company_id is None:
+        if scope.company_id is None:
+            raise CompanyRequiredError(
+                f"{type(obj).__name__} needs a company: none was given and there is no "
+                "current company"
+            )
+        obj.company_id = scope.company_id
+    elif not scope.allows(obj.company_id):
+        raise CompanyAccessError(
+            f"company {obj.company_id} is not allowed for {type(obj).__name__}"
+        )
+
+
+def _check_references(session: Session, obj: Any, scope: Scope, *, new: bool) -> None:
+    """A company row may only point at rows the caller can see."""
+    if not scope.restricted:
+        return
+    state = inspect(obj)
+    mapper = state.mapper
+    for key, target, target_col in _company_references(type(obj)):
+        value = state.attrs[key].value if new else None
+        if not new:
+            history = state.attrs[key].history
+            if not history.added:
+                continue
+            value = history.added[0]
+        if value is None:
+            continue
+        column = getattr(target, target_col)
+        visible = session.scalar(select(column).where(column == value).limit(1))
+        if visible is None:
+            raise InvisibleReferenceError(mapper.class_.__name__, key, value)
+    # references given as objects (part.gadget = gadget) before the FK columns are synced
+    for rel in mapper.relationships:
+        if rel.direction.name != "MANYTOONE" or not issubclass(rel.mapper.class_, CompanyMixin):
+            continue
+        history = state.attrs[rel.key].history
+        for target_obj in history.added if not new else [state.attrs[rel.key].value]:
+            if target_obj is None:
+                continue
+            target_company = target_obj.company_id
+            if target_company is None and inspect(target_obj).pending:
+                target_company = scope.company_id
+            if not scope.allows(target_company):
+                raise InvisibleReferenceError(mapper.class_.__name__, rel.key, "(object)")
+
+
+_installed = False
+
+
+def init_tenancy(_db: Any = None) -> None:
+    """Install the listeners on every ``Session`` (idempotent; the argument is unused)."""
+    global _installed
+    if _installed:
+        return
+    event.listen(Session, "do_orm_execute", _on_execute)
+    event.listen(Session, "before_flush", _before_flush)
+    _installed = True
+
+
+def allowed_company_filter(column: Any) -> Any:
+    """A WHERE clause restricting a plain ``company_id`` column to the current scope.
+
+    For tables that are not ``CompanyMixin`` models but keep a company id (the audit log).
+    """
+    from sqlalchemy import true
+
+    scope = current_scope()
+    if not scope.restricted:
+        return true()
+    return column.in_(tuple(sorted(scope.company_ids or ())))
+
+
+init_tenancy()
