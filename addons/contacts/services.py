@@ -1,0 +1,1203 @@
+"""Business rules of accounts, contacts and addresses. No Flask here.
+
+Everything a person can do to a contact goes through these functions, whether it comes from
+the REST API, a web page, the CLI, an import, a job or a test, so the rules hold everywhere:
+
+* **cleaning** - e-mails lower-cased and checked, phone numbers in E.164 where the country
+  is known (``clean_phone``), ISO 3166-1 countries and ISO 639 languages checked;
+* **duplicates** - ``find_duplicates`` / ``duplicate_report`` look up the normalised e-mail,
+  phone numbers and name key; ``create_*`` refuse a likely duplicate with ``DuplicateError``
+  unless the caller confirms;
+* **delete or archive** - a record that something still refers to cannot be deleted
+  (``ReferencedError`` says what refers to it); archive it instead;
+* **merge** - ``merge_contacts`` / ``merge_accounts`` move everything of the source onto the
+  target, ask other addons to re-point their rows through the ``contacts_merge_records``
+  hook, verify nothing points at the source any more, delete it and write the audit trail;
+* **forget** - ``forget_contact`` erases a person's personal data but keeps the row.
+
+Functions take the session and flush; they never commit (the caller owns the transaction,
+so a merge and everything the hooks did commit or roll back together). Field problems raise
+``InvalidData`` with ``{field: [message]}`` (a 422 in the API, a row error in an import).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import phonenumbers
+import pycountry
+from sqlalchemy import and_, func, inspect, or_, select
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
+from sqlalchemy.orm import Session
+
+from addons.contacts.models import (
+    ACCOUNT_SIZES,
+    ADDRESS_KINDS,
+    Account,
+    Address,
+    Contact,
+    Tag,
+    name_key,
+    normalise_email,
+    normalise_phone,
+)
+from core.db import utcnow
+from core.models import AuditLog, User
+
+Kind = Literal["contact", "account"]
+MODELS: dict[str, type[Contact] | type[Account]] = {"contact": Contact, "account": Account}
+
+# Fields a merge copies from the source when the target has none.
+CONTACT_MERGE_FIELDS = ("first_name", "last_name", "title", "email", "phone", "mobile",
+                        "account_id", "owner_id", "language")  # fmt: skip
+ACCOUNT_MERGE_FIELDS = ("legal_name", "tax_id", "website", "email", "phone", "industry",
+                        "size", "owner_id", "parent_id")  # fmt: skip
+# What "forget a person" erases. The audit trail of these fields is redacted as well.
+PERSONAL_FIELDS = ("first_name", "last_name", "title", "email", "phone", "mobile", "language",
+                   "notes")  # fmt: skip
+ERASED = "[erased]"
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DIGITS = re.compile(r"\d")
+MIN_PHONE_DIGITS_FOR_MATCH = 6
+
+
+# =========================================================================== errors
+
+
+class ContactsError(Exception):
+    """A business rule refused the operation; ``message`` is meant for the user.
+
+    ``status`` is the HTTP status the API answers with; ``errors`` ({field: [messages]})
+    says which fields are wrong when the refusal is about fields.
+    """
+
+    status = 409
+
+    def __init__(self, message: str, *, errors: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = dict(errors) if errors else None
+
+
+class InvalidData(ContactsError):
+    """Some fields are not acceptable: ``errors`` is ``{field: [messages]}`` (a 422)."""
+
+    status = 422
+
+    def __init__(self, errors: Mapping[str, list[str]]) -> None:
+        fields_ = ", ".join(errors)
+        super().__init__(f"The data is not valid: check {fields_}.", errors=errors)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A record that may be the same as the one being created or imported."""
+
+    kind: str
+    id: int | None
+    name: str
+    email: str | None
+    phone: str | None
+    archived: bool
+    reasons: tuple[str, ...]
+    row: int | None = None  # set when the candidate is an earlier row of the same import
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "id": self.id, "name": self.name, "email": self.email,
+            "phone": self.phone, "archived": self.archived, "reasons": list(self.reasons),
+            **({"row": self.row} if self.row is not None else {}),
+        }  # fmt: skip
+
+    def describe(self) -> str:
+        where = f"row {self.row}" if self.row is not None else f"{self.kind} #{self.id}"
+        return f"{where} {self.name!r} (same {', '.join(self.reasons)})"
+
+
+class DuplicateError(ContactsError):
+    """Creating the record would likely duplicate existing ones; confirm to go ahead."""
+
+    def __init__(self, kind: str, candidates: Sequence[Candidate]) -> None:
+        self.kind, self.candidates = kind, list(candidates)
+        listed = "; ".join(c.describe() for c in self.candidates)
+        super().__init__(f"This {kind} looks like an existing one: {listed}.")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``count`` rows of ``table`` point at a record through ``column``."""
+
+    table: str
+    column: str
+    count: int
+
+    def describe(self) -> str:
+        return f"{self.count} {self.table} row{'s' if self.count != 1 else ''} ({self.column})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "column": self.column, "count": self.count}
+
+
+class ReferencedError(ContactsError):
+    """The record is still referenced, so it cannot be deleted (archive it instead)."""
+
+    def __init__(self, kind: str, record_id: int, references: Sequence[Reference]) -> None:
+        self.kind, self.record_id, self.references = kind, record_id, list(references)
+        listed = ", ".join(r.describe() for r in self.references)
+        super().__init__(
+            f"{kind.capitalize()} #{record_id} is still referenced by {listed}; "
+            "archive it instead, or merge it into another one."
+        )
+
+
+class MergeError(ContactsError):
+    """The merge was refused; nothing was changed."""
+
+
+# =========================================================================== cleaning
+
+
+def clean_email(value: str | None, field_name: str = "email") -> str | None:
+    email = normalise_email(value)
+    if email is not None and (len(email) > 254 or not _EMAIL.match(email)):
+        raise InvalidData({field_name: ["Not a valid e-mail address."]})
+    return email
+
+
+def clean_country(value: str | None, field_name: str = "country") -> str | None:
+    """An ISO 3166-1 alpha-2 code, upper-case. Alpha-3 codes are accepted and converted."""
+    if value is None or not value.strip():
+        return None
+    code = value.strip().upper()
+    country = None
+    if len(code) == 2:
+        country = pycountry.countries.get(alpha_2=code)
+    elif len(code) == 3:
+        country = pycountry.countries.get(alpha_3=code)
+    if country is None:
+        raise InvalidData(
+            {field_name: [f"'{value}' is not an ISO 3166-1 country code (e.g. DE, FR, US)."]}
+        )
+    return country.alpha_2
+
+
+def clean_language(value: str | None, field_name: str = "language") -> str | None:
+    """A BCP 47 tag whose language is ISO 639-1 (``en``, ``de-CH``, ``pt-BR``), normalised."""
+    if value is None or not value.strip():
+        return None
+    parts = value.strip().replace("_", "-").split("-")
+    base = parts[0].lower()
+    if len(base) != 2 or pycountry.languages.get(alpha_2=base) is None:
+        raise InvalidData({field_name: [f"'{value}' is not a language code (e.g. en, de-CH)."]})
+    if len(parts) == 1:
+        return base
+    region = parts[1].upper()
+    if len(parts) > 2 or pycountry.countries.get(alpha_2=region) is None:
+        raise InvalidData({field_name: [f"'{value}' is not a language code (e.g. en, de-CH)."]})
+    return f"{base}-{region}"
+
+
+def clean_phone(value: str | None, region: str | None, field_name: str = "phone") -> str | None:
+    """Validate a phone number and return its stored form (see ``models.normalise_phone``).
+
+    With an international prefix or a known ``region`` the number must be possible for its
+    country; without either, it must at least look like a phone number.
+    """
+    if value is None or not value.strip():
+        return None
+    raw = value.strip()
+    international = raw.startswith(("+", "00"))
+    if international or region:
+        try:
+            number = phonenumbers.parse("+" + raw[2:] if raw.startswith("00") else raw,
+                                        None if international else region)  # fmt: skip
+        except phonenumbers.NumberParseException as exc:
+            raise InvalidData({field_name: [f"Not a phone number ({exc._msg})."]}) from None
+        if not phonenumbers.is_possible_number(number):
+            country = phonenumbers.region_code_for_number(number) or region
+            raise InvalidData({field_name: [f"Not a possible phone number for {country}."]})
+    else:
+        digits = len(_DIGITS.findall(raw))
+        if (
+            digits < 3
+            or digits > 20
+            or re.search(r"[^\d\s()./+\-x]", raw.lower().replace("ext", ""))
+        ):
+            raise InvalidData({field_name: ["Not a phone number."]})
+    return normalise_phone(raw, region)
+
+
+def _phone_region(
+    addresses: Iterable[Mapping[str, Any] | Address], fallback: str | None = None
+) -> str | None:
+    """The country phone numbers are read in: the default billing address's, else any address's."""
+
+    def get(a: Any, key: str) -> Any:
+        return a.get(key) if isinstance(a, Mapping) else getattr(a, key)
+
+    ranked = sorted(
+        addresses, key=lambda a: (get(a, "kind") != "billing", not get(a, "is_default"))
+    )
+    for address in ranked:
+        if get(address, "country"):
+            return get(address, "country")
+    return fallback
+
+
+def _collect(errors: dict[str, list[str]], fn: Any, *args: Any) -> Any:
+    """Run a cleaner; gather its field errors instead of stopping at the first one."""
+    try:
+        return fn(*args)
+    except InvalidData as exc:
+        for key, messages in (exc.errors or {}).items():
+            errors.setdefault(key, []).extend(messages)
+        return None
+
+
+# =========================================================================== tags and lookups
+
+
+def get_or_create_tags(session: Session, names: Iterable[str], company_id: int) -> list[Tag]:
+    """The company's tags with these names, creating the missing ones (case-insensitive match)."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        name = " ".join(str(name).split())
+        if name:
+            wanted.setdefault(name.casefold(), name[:60])
+    if not wanted:
+        return []
+    existing = session.scalars(
+        select(Tag).where(Tag.company_id == company_id, func.lower(Tag.name).in_(list(wanted)))
+    ).all()
+    found = {t.name.casefold(): t for t in existing}
+    for folded, name in wanted.items():
+        if folded not in found:
+            found[folded] = Tag(name=name, company_id=company_id)
+            session.add(found[folded])
+    return [found[f] for f in wanted]
+
+
+def _check_user(session: Session, user_id: int | None, field_name: str, errors: dict) -> None:
+    if user_id is not None and session.get(User, user_id) is None:
+        errors.setdefault(field_name, []).append(f"No user #{user_id}.")
+
+
+def _check_account(
+    session: Session, account_id: int | None, company_id: int, field_name: str, errors: dict
+) -> Account | None:
+    if account_id is None:
+        return None
+    account = session.get(Account, account_id)
+    if account is None or account.company_id != company_id:
+        errors.setdefault(field_name, []).append(f"No account #{account_id} in this company.")
+        return None
+    return account
+
+
+# =========================================================================== addresses
+
+
+def _apply_address(
+    address: Address, data: Mapping[str, Any], errors: dict, prefix: str
+) -> bool | None:
+    """Copy address fields; return the requested ``is_default`` (``None`` when not given).
+
+    The default flag is not written here: defaults are settled for all of the owner's
+    addresses at once (``_write_defaults``), in an order the unique index accepts.
+    """
+    kind = data.get("kind", address.kind or "billing")
+    if kind not in ADDRESS_KINDS:
+        errors.setdefault(f"{prefix}.kind", []).append(
+            f"Must be one of {', '.join(ADDRESS_KINDS)}."
+        )
+    address.kind = kind
+    for key in ("street1", "street2", "city", "postal_code", "region"):
+        if key in data:
+            value = data[key]
+            setattr(address, key, (value.strip() or None) if isinstance(value, str) else value)
+    if "country" in data:
+        address.country = _collect(errors, clean_country, data["country"], f"{prefix}.country")
+    return bool(data["is_default"]) if data.get("is_default") is not None else None
+
+
+def _check_addresses(items: Sequence[Mapping[str, Any]] | None, errors: dict) -> None:
+    """Report bad address fields along with the record's own (nothing is changed)."""
+    for index, item in enumerate(items or ()):
+        _apply_address(Address(), item, errors, f"addresses.{index}")
+
+
+def _was_default(address: Address) -> bool:
+    """The flag as the database has it now (pending rows have none)."""
+    if not inspect(address).persistent:
+        return False
+    history = inspect(address).attrs.is_default.history
+    return bool(history.deleted[0]) if history.deleted else bool(address.is_default)
+
+
+def _write_defaults(
+    session: Session, addresses: Sequence[Address], requested: Mapping[Address, bool | None]
+) -> None:
+    """Exactly one default address per kind present; write the flags without a collision.
+
+    The winner of a kind is the address asked to be default (the last one asked), else the
+    current default unless asked not to be, else the first address of the kind. Partial
+    unique indexes are checked row by row, so when a default moves from one row to another
+    the old row is cleared and flushed before the new one is set.
+    """
+    was = {a: _was_default(a) for a in addresses}
+    desired: dict[Address, bool] = {}
+    by_kind: dict[str, list[Address]] = defaultdict(list)
+    for address in addresses:
+        by_kind[address.kind].append(address)
+    for group in by_kind.values():
+        asked = [a for a in group if requested.get(a)]
+        keep = [a for a in group if was[a] and requested.get(a) is not False]
+        winner = asked[-1] if asked else (keep[0] if keep else group[0])
+        desired.update((a, a is winner) for a in group)
+    if any(desired[a] and not was[a] for a in addresses) and any(
+        was[a] and not desired[a] for a in addresses
+    ):
+        for address in addresses:
+            address.is_default = desired[address] and was[address]
+        session.flush()
+    for address in addresses:
+        address.is_default = desired[address]
+    session.flush()
+
+
+def replace_addresses(
+    session: Session, owner: Account | Contact, items: Sequence[Mapping[str, Any]]
+) -> None:
+    """Make ``owner``'s addresses match ``items``: items with an ``id`` update, others are new.
+
+    Addresses not listed are deleted. Raises ``InvalidData`` keyed ``addresses.<n>.<field>``.
+    """
+    errors: dict[str, list[str]] = {}
+    current = {a.id: a for a in owner.addresses}
+    result: list[Address] = []
+    requested: dict[Address, bool | None] = {}
+    for index, item in enumerate(items):
+        prefix = f"addresses.{index}"
+        address_id = item.get("id")
+        if address_id is not None:
+            address = current.pop(address_id, None)
+            if address is None:
+                errors.setdefault(f"{prefix}.id", []).append(f"No address #{address_id} here.")
+                continue
+        else:
+            address = Address(company_id=owner.company_id, is_default=False)
+        requested[address] = _apply_address(address, item, errors, prefix)
+        result.append(address)
+    if errors:
+        raise InvalidData(errors)
+    for gone in current.values():  # dropped first, so a dropped default frees its slot
+        owner.addresses.remove(gone)
+    session.flush()
+    for address in result:
+        if address not in owner.addresses:
+            owner.addresses.append(address)
+    _write_defaults(session, result, requested)
+
+
+def add_address(session: Session, owner: Account | Contact, data: Mapping[str, Any]) -> Address:
+    """Add one address; when it asks to be the default, it takes over from the previous one."""
+    errors: dict[str, list[str]] = {}
+    address = Address(company_id=owner.company_id, is_default=False)
+    wish = _apply_address(address, data, errors, "address")
+    if errors:
+        raise InvalidData(errors)
+    owner.addresses.append(address)
+    _write_defaults(session, list(owner.addresses), {address: wish})
+    return address
+
+
+def update_address(session: Session, address: Address, data: Mapping[str, Any]) -> Address:
+    errors: dict[str, list[str]] = {}
+    wish = _apply_address(address, data, errors, "address")
+    if errors:
+        raise InvalidData(errors)
+    owner = address.account or address.contact
+    _write_defaults(session, list(owner.addresses) if owner else [address], {address: wish})
+    return address
+
+
+def delete_address(session: Session, address: Address) -> None:
+    """Delete an address; another of its kind becomes the default if it was the default."""
+    owner = address.account or address.contact
+    if owner is None:
+        session.delete(address)
+        session.flush()
+        return
+    owner.addresses.remove(address)
+    session.flush()
+    _write_defaults(session, list(owner.addresses), {})
+
+
+# =========================================================================== create / update
+
+
+def _clean_common(
+    session: Session,
+    record: Account | Contact,
+    data: Mapping[str, Any],
+    region: str | None,
+    errors: dict,
+) -> None:
+    if "email" in data:
+        record.email = _collect(errors, clean_email, data["email"], "email")
+    for phone_field in ("phone", "mobile"):
+        if phone_field in data and hasattr(record, phone_field):
+            setattr(
+                record,
+                phone_field,
+                _collect(errors, clean_phone, data[phone_field], region, phone_field),
+            )
+    if "owner_id" in data:
+        _check_user(session, data["owner_id"], "owner_id", errors)
+        record.owner_id = data["owner_id"]
+    if "notes" in data:
+        record.notes = (data["notes"] or "").strip() or None
+    if "archived" in data:
+        record.archived = bool(data["archived"])
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _assign_contact(session: Session, contact: Contact, data: Mapping[str, Any]) -> None:
+    """Validate ``data`` and set the contact's own columns (not its tags and addresses)."""
+    errors: dict[str, list[str]] = {}
+    for key in ("first_name", "last_name"):
+        if key in data:
+            setattr(contact, key, _text(data[key]))
+    if "title" in data:
+        contact.title = _text(data["title"]) or None
+    if not (contact.first_name or contact.last_name) and not contact.is_forgotten:
+        errors.setdefault("last_name", []).append("A first or a last name is required.")
+    if "account_id" in data:
+        contact.account_id = data["account_id"]
+    account = _check_account(session, contact.account_id, contact.company_id, "account_id", errors)
+    if "language" in data:
+        contact.language = _collect(errors, clean_language, data["language"], "language")
+    addresses = data.get("addresses")
+    _check_addresses(addresses, errors)
+    fallback = _phone_region(account.addresses) if account is not None else None
+    region = _phone_region(addresses if addresses is not None else contact.addresses, fallback)
+    _clean_common(session, contact, data, region, errors)
+    if errors:
+        raise InvalidData(errors)
+
+
+def _assign_account(session: Session, account: Account, data: Mapping[str, Any]) -> None:
+    """Validate ``data`` and set the account's own columns (not its tags and addresses)."""
+    errors: dict[str, list[str]] = {}
+    if "name" in data:
+        account.name = _text(data["name"])
+    if not account.name:
+        errors.setdefault("name", []).append("A name is required.")
+    for key in ("legal_name", "tax_id", "website", "industry"):
+        if key in data:
+            setattr(account, key, _text(data[key]) or None)
+    if "size" in data:
+        if data["size"] not in (None, *ACCOUNT_SIZES):
+            errors.setdefault("size", []).append(f"Must be one of {', '.join(ACCOUNT_SIZES)}.")
+        account.size = data["size"]
+    for flag in ("is_customer", "is_vendor"):
+        if flag in data:
+            setattr(account, flag, bool(data[flag]))
+    if "parent_id" in data:
+        parent = _check_account(session, data["parent_id"], account.company_id, "parent_id", errors)
+        if (
+            parent is not None
+            and account.id is not None
+            and _is_descendant_or_self(session, parent.id, account.id)
+        ):
+            errors.setdefault("parent_id", []).append(
+                "An account cannot be its own parent or ancestor."
+            )
+        account.parent_id = data["parent_id"]
+    addresses = data.get("addresses")
+    _check_addresses(addresses, errors)
+    region = _phone_region(addresses if addresses is not None else account.addresses)
+    _clean_common(session, account, data, region, errors)
+    if errors:
+        raise InvalidData(errors)
+
+
+def _assign_relations(session: Session, record: Account | Contact, data: Mapping[str, Any]) -> None:
+    if "tags" in data:
+        record.tags = get_or_create_tags(session, data["tags"] or [], record.company_id)
+    if data.get("addresses") is not None:
+        replace_addresses(session, record, data["addresses"])
+
+
+def create_contact(
+    session: Session, data: Mapping[str, Any], *, company_id: int, confirm_duplicate: bool = False
+) -> Contact:
+    """A new contact from ``data`` (as loaded by ``ContactInputSchema``).
+
+    Raises ``InvalidData`` for bad fields and ``DuplicateError`` when it looks like an
+    existing contact and ``confirm_duplicate`` is false. Nothing is added to the session
+    before both checks passed.
+    """
+    contact = Contact(company_id=company_id)
+    with session.no_autoflush:
+        _assign_contact(session, contact, data)
+        if not confirm_duplicate and (candidates := duplicates_of(session, contact)):
+            raise DuplicateError("contact", candidates)
+    session.add(contact)
+    _assign_relations(session, contact, data)
+    session.flush()
+    return contact
+
+
+def create_account(
+    session: Session, data: Mapping[str, Any], *, company_id: int, confirm_duplicate: bool = False
+) -> Account:
+    """A new account from ``data`` (as loaded by ``AccountInputSchema``); see ``create_contact``."""
+    account = Account(company_id=company_id)
+    with session.no_autoflush:
+        _assign_account(session, account, data)
+        if not confirm_duplicate and (candidates := duplicates_of(session, account)):
+            raise DuplicateError("account", candidates)
+    session.add(account)
+    _assign_relations(session, account, data)
+    session.flush()
+    return account
+
+
+def update_contact(session: Session, contact: Contact, data: Mapping[str, Any]) -> Contact:
+    """Apply a partial update; keys absent from ``data`` are left alone."""
+    with session.no_autoflush:
+        _assign_contact(session, contact, data)
+    _assign_relations(session, contact, data)
+    session.flush()
+    return contact
+
+
+def update_account(session: Session, account: Account, data: Mapping[str, Any]) -> Account:
+    """Apply a partial update; keys absent from ``data`` are left alone."""
+    with session.no_autoflush:
+        _assign_account(session, account, data)
+    _assign_relations(session, account, data)
+    session.flush()
+    return account
+
+
+def set_archived(session: Session, record: Account | Contact, archived: bool = True) -> None:
+    """Archive (hide from lists and pickers, keep every reference) or bring back a record."""
+    record.archived = archived
+    session.flush()
+
+
+def _is_descendant_or_self(session: Session, account_id: int, ancestor_id: int) -> bool:
+    """Whether ``account_id`` is ``ancestor_id`` or below it in the parent tree."""
+    seen: set[int] = set()
+    current: int | None = account_id
+    while current is not None and current not in seen:
+        if current == ancestor_id:
+            return True
+        seen.add(current)
+        current = session.scalar(select(Account.parent_id).where(Account.id == current))
+    return False
+
+
+# =========================================================================== duplicates
+
+
+def _phones_of(record: Account | Contact) -> list[str]:
+    values = [record.phone, getattr(record, "mobile", None)]
+    return [
+        p
+        for p in dict.fromkeys(values)
+        if p and len(_DIGITS.findall(p)) >= MIN_PHONE_DIGITS_FOR_MATCH
+    ]
+
+
+def _usable_key(kind: str, key: str | None) -> bool:
+    """Name keys precise enough to flag a duplicate: two words for a person, two letters for a firm."""
+    if not key:
+        return False
+    return " " in key if kind == "contact" else len(key) >= 2
+
+
+def _candidate(kind: str, record: Account | Contact, reasons: Iterable[str]) -> Candidate:
+    return Candidate(kind, record.id, record.name, record.email, record.phone, record.archived,
+                     tuple(dict.fromkeys(reasons)))  # fmt: skip
+
+
+def _reasons(
+    kind: str,
+    record: Account | Contact,
+    email: str | None,
+    phones: Sequence[str],
+    key: str | None,
+    account_id: int | None,
+) -> list[str]:
+    reasons = []
+    if email and record.email == email:
+        reasons.append("email")
+    if phones and set(phones) & set(_phones_of(record)):
+        reasons.append("phone")
+    # Two "Anna Schmidt" at different firms are different people.
+    same_firm = kind == "account" or _same_firm(account_id, record.account_id)
+    if _usable_key(kind, key) and record.name_key == key and same_firm:
+        reasons.append("name")
+    return reasons
+
+
+def find_duplicates(
+    session: Session,
+    kind: Kind,
+    *,
+    company_id: int,
+    email: str | None = None,
+    phones: Sequence[str] = (),
+    key: str | None = None,
+    account_id: int | None = None,
+    exclude_id: int | None = None,
+    limit: int = 10,
+) -> list[Candidate]:
+    """Existing records of ``kind`` in the company sharing the e-mail, a phone or the name key.
+
+    Values must already be normalised. Archived records are included (and flagged), forgotten
+    contacts are not. Every condition is an index lookup.
+    """
+    model = MODELS[kind]
+    phones = [p for p in phones if p and len(_DIGITS.findall(p)) >= MIN_PHONE_DIGITS_FOR_MATCH]
+    conditions = []
+    if email:
+        conditions.append(model.email == email)
+    if phones:
+        conditions.append(model.phone.in_(phones))
+        if model is Contact:
+            conditions.append(Contact.mobile.in_(phones))
+    if _usable_key(kind, key):
+        conditions.append(model.name_key == key)
+    if not conditions:
+        return []
+    stmt = select(model).where(model.company_id == company_id, or_(*conditions)).order_by(model.id)
+    if exclude_id is not None:
+        stmt = stmt.where(model.id != exclude_id)
+    if model is Contact:
+        stmt = stmt.where(Contact.forgotten_at.is_(None))
+    result = []
+    for record in session.scalars(stmt.limit(limit * 3)):
+        reasons = _reasons(kind, record, email, phones, key, account_id)
+        if reasons:
+            result.append(_candidate(kind, record, reasons))
+        if len(result) == limit:
+            break
+    return result
+
+
+def duplicates_of(session: Session, record: Account | Contact, limit: int = 10) -> list[Candidate]:
+    """Likely duplicates of a (new or existing) record among the others of its company."""
+    kind: Kind = "contact" if isinstance(record, Contact) else "account"
+    with session.no_autoflush:
+        return find_duplicates(
+            session, kind, company_id=record.company_id, email=record.email,
+            phones=_phones_of(record), key=record.name_key,
+            account_id=getattr(record, "account_id", None), exclude_id=record.id, limit=limit,
+        )  # fmt: skip
+
+
+def duplicate_report(
+    session: Session,
+    kind: Kind,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    company_id: int,
+    first_row: int = 1,
+) -> dict[int, list[Candidate]]:
+    """Likely duplicates of rows about to be imported: ``{row number: candidates}``.
+
+    ``rows`` hold normalised values (``email``, ``phone``, ``mobile``, ``name_key`` and for
+    contacts ``account_id``), as ``import_rows`` prepares them. A row is checked against the
+    database and against the earlier rows of the same batch, in one query per batch.
+    """
+    model = MODELS[kind]
+    emails = {r["email"] for r in rows if r.get("email")}
+    phones = {
+        p
+        for r in rows
+        for p in (r.get("phone"), r.get("mobile"))
+        if p and len(_DIGITS.findall(p)) >= MIN_PHONE_DIGITS_FOR_MATCH
+    }
+    keys = {r["name_key"] for r in rows if _usable_key(kind, r.get("name_key"))}
+    by_email: dict[str, list[Any]] = defaultdict(list)
+    by_phone: dict[str, list[Any]] = defaultdict(list)
+    by_key: dict[str, list[Any]] = defaultdict(list)
+    conditions = []
+    if emails:
+        conditions.append(model.email.in_(emails))
+    if phones:
+        conditions.append(model.phone.in_(phones))
+        if model is Contact:
+            conditions.append(Contact.mobile.in_(phones))
+    if keys:
+        conditions.append(model.name_key.in_(keys))
+    if conditions:
+        stmt = select(model).where(model.company_id == company_id, or_(*conditions))
+        if model is Contact:
+            stmt = stmt.where(Contact.forgotten_at.is_(None))
+        for record in session.scalars(stmt):
+            _index_candidate(
+                record,
+                record.email,
+                _phones_of(record),
+                record.name_key,
+                by_email,
+                by_phone,
+                by_key,
+            )
+
+    report: dict[int, list[Candidate]] = {}
+    for offset, row in enumerate(rows):
+        number = first_row + offset
+        row_phones = [
+            p
+            for p in (row.get("phone"), row.get("mobile"))
+            if p and len(_DIGITS.findall(p)) >= MIN_PHONE_DIGITS_FOR_MATCH
+        ]
+        key = row.get("name_key") if _usable_key(kind, row.get("name_key")) else None
+        seen: dict[Any, list[str]] = {}
+        for reason, index, values in (
+            ("email", by_email, [row.get("email")]),
+            ("phone", by_phone, row_phones),
+            ("name", by_key, [key]),
+        ):
+            for value in values:
+                for other in index.get(value, ()) if value else ():
+                    if (
+                        reason == "name"
+                        and kind == "contact"
+                        and not _same_firm(row.get("account_id"), _get(other, "account_id"))
+                    ):
+                        continue
+                    seen.setdefault(id(other), [other]).append(reason)
+        found = [_as_candidate(kind, entry[0], entry[1:]) for entry in seen.values()]
+        if found:
+            report[number] = found
+        _index_candidate(
+            {**row, "_row": number}, row.get("email"), row_phones, key, by_email, by_phone, by_key
+        )
+    return report
+
+
+def _same_firm(a: int | None, b: int | None) -> bool:
+    return a is None or b is None or a == b
+
+
+def _get(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key)
+
+
+def _index_candidate(
+    obj: Any,
+    email: str | None,
+    phones: Sequence[str],
+    key: str | None,
+    by_email: dict,
+    by_phone: dict,
+    by_key: dict,
+) -> None:
+    if email:
+        by_email[email].append(obj)
+    for phone in phones:
+        by_phone[phone].append(obj)
+    if key:
+        by_key[key].append(obj)
+
+
+def _as_candidate(kind: str, obj: Any, reasons: Sequence[str]) -> Candidate:
+    if not isinstance(obj, Mapping):
+        return _candidate(kind, obj, reasons)
+    name = obj.get("name") or " ".join(
+        p for p in (obj.get("first_name"), obj.get("last_name")) if p
+    )
+    return Candidate(kind, None, name, obj.get("email"), obj.get("phone"), bool(obj.get("archived")),
+                     tuple(dict.fromkeys(reasons)), row=obj["_row"])  # fmt: skip
+
+
+def duplicate_groups(
+    session: Session, kind: Kind, *, company_id: int | None = None, limit: int = 50
+) -> list[tuple[Any, list[Candidate]]]:
+    """Existing records that look like duplicates of each other, for a clean-up pass.
+
+    Each group is a record and its candidates; a record appears in one group at most.
+    Grouping runs in the database (``GROUP BY ... HAVING count > 1``) on the indexed keys.
+    """
+    model = MODELS[kind]
+    columns = [model.email, model.phone, model.name_key] + (
+        [Contact.mobile] if model is Contact else []
+    )
+    groups: list[tuple[Any, list[Candidate]]] = []
+    grouped: set[int] = set()
+    for col in columns:
+        stmt = (
+            select(model.company_id, col)
+            .where(col.is_not(None), col != "")
+            .group_by(model.company_id, col)
+        )
+        stmt = stmt.having(func.count() > 1).order_by(model.company_id, col)
+        if company_id is not None:
+            stmt = stmt.where(model.company_id == company_id)
+        for company, value in session.execute(stmt).all():
+            first = session.scalars(
+                select(model)
+                .where(model.company_id == company, col == value)
+                .order_by(model.id)
+                .limit(1)
+            ).one()
+            if first.id in grouped:
+                continue
+            candidates = [c for c in duplicates_of(session, first) if c.id not in grouped]
+            if candidates:
+                groups.append((first, candidates))
+                grouped.update([first.id, *(c.id for c in candidates if c.id is not None)])
+            if len(groups) >= limit:
+                return groups
+    return groups
+
+
+# =========================================================================== search
+
+
+def search_condition(kind: Kind, q: str) -> Any:
+    """The WHERE clause of a free-text search: name (word prefix), e-mail, phone, account name.
+
+    The name and account-name parts compare the normalised ``name_key`` so that "muller"
+    finds "Müller"; a query that looks like a phone number compares digits, so that
+    "030 1234" finds "+49301234...".
+    """
+    model = MODELS[kind]
+    q = q.strip()
+    key = name_key(q)
+    conditions = []
+    if key:
+        conditions.append(_prefix(model.name_key, key))
+        conditions.append(model.name_key.like(f"% {_escape(key)}%", escape="\\"))
+    if "@" in q or "." in q:
+        conditions.append(model.email.like(f"%{_escape(q.lower())}%", escape="\\"))
+    digits = "".join(_DIGITS.findall(q))
+    if len(digits) >= 3 and not re.search(r"[a-zA-Z]", q):
+        digits = digits.lstrip("0") or digits
+        conditions.append(model.phone.like(f"%{digits}%"))
+        if model is Contact:
+            conditions.append(Contact.mobile.like(f"%{digits}%"))
+    if model is Contact and key:
+        firms = select(Account.id).where(_prefix(Account.name_key, key))
+        conditions.append(Contact.account_id.in_(firms))
+    return or_(*conditions) if conditions else model.id.is_(None)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _prefix(col: Any, key: str) -> Any:
+    """``col`` starts with ``key``, written as a range so that a plain B-tree index serves it."""
+    upper = key[:-1] + chr(ord(key[-1]) + 1)
+    return and_(col >= key, col < upper, col.like(f"{_escape(key)}%", escape="\\"))
+
+
+# =========================================================================== references and delete
+
+
+def references_to(
+    session: Session, kind: Kind, record_id: int, *, for_merge: bool = False
+) -> list[Reference]:
+    """Rows of other tables that point at this record, read from the database's foreign keys.
+
+    The database (not the loaded models) is asked, so addons whose code is not imported are
+    seen too. Rows owned by the record and deleted with it (its addresses and tag links, an
+    extension table declared ``ON DELETE CASCADE``) are not references for a delete. For a
+    merge every row still pointing at the source counts, except the source's own tag links.
+    """
+    session.flush()
+    target = MODELS[kind].__tablename__
+    connection = session.connection()
+    found = []
+    for (_schema, table_name), fks in inspect(connection).get_multi_foreign_keys().items():
+        for fk in fks:
+            if fk["referred_table"] != target or fk["referred_columns"] != ["id"]:
+                continue
+            cascades = (fk.get("options") or {}).get("ondelete", "").upper() == "CASCADE"
+            if cascades and (not for_merge or table_name.startswith("contacts_")):
+                continue
+            col = fk["constrained_columns"][0]
+            ref = sql_table(table_name, sql_column(col))
+            count = connection.scalar(
+                select(func.count()).select_from(ref).where(ref.c[col] == record_id)
+            )
+            if count:
+                found.append(Reference(table_name, col, count))
+    return found
+
+
+def delete_record(session: Session, record: Account | Contact) -> None:
+    """Hard-delete an account or contact, refused with ``ReferencedError`` while referenced."""
+    kind: Kind = "contact" if isinstance(record, Contact) else "account"
+    references = references_to(session, kind, record.id)
+    if references:
+        raise ReferencedError(kind, record.id, references)
+    session.delete(record)
+    session.flush()
+
+
+# =========================================================================== audit
+
+
+def _audit(
+    session: Session, record: Any, action: str, notes: Mapping[str, Any], user_id: int | None
+) -> None:
+    """Add an entry for an operation the per-field trail cannot express (merge, forget).
+
+    Field changes themselves are recorded by ``core.audit`` on flush; this entry says what
+    the operation was, in the same ``{name: {"old": ..., "new": ...}}`` shape.
+    """
+    session.add(
+        AuditLog(
+            table_name=record.__tablename__, record_id=record.id, action=action,
+            changes={key: {"old": None, "new": value} for key, value in notes.items()},
+            user_id=user_id, company_id=record.company_id,
+        )
+    )  # fmt: skip
+
+
+# =========================================================================== merge
+
+
+@dataclass
+class MergeResult:
+    kind: str
+    source_id: int
+    target_id: int
+    filled: dict[str, Any] = field(default_factory=dict)
+    moved: dict[str, int] = field(default_factory=dict)
+    repointed: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _check_mergeable(kind: str, source: Account | Contact, target: Account | Contact) -> None:
+    if source.id == target.id:
+        raise MergeError(f"Cannot merge {kind} #{source.id} into itself.")
+    if source.company_id != target.company_id:
+        raise MergeError(
+            f"{kind.capitalize()} #{source.id} and #{target.id} belong to different companies."
+        )
+    if isinstance(target, Contact) and target.is_forgotten:
+        raise MergeError(f"Contact #{target.id} was forgotten; merge it into another one instead.")
+
+
+def _fill_blanks(
+    target: Any, source: Any, fields: Sequence[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Copy the source's values into the target's empty fields; list values that differ."""
+    filled, kept = {}, []
+    for name in fields:
+        mine, theirs = getattr(target, name), getattr(source, name)
+        if theirs in (None, ""):
+            continue
+        if mine in (None, ""):
+            setattr(target, name, theirs)
+            filled[name] = theirs
+        elif mine != theirs:
+            kept.append(f"{name} {theirs}")
+    return filled, kept
+
+
+def _merge_notes(target: Any, source: Any, kept: list[str]) -> None:
+    """Keep the source's notes and the values the target already had different ones for."""
+    parts = [target.notes] if target.notes else []
+    lines = [f"Merged from {source.__class__.__name__.lower()} #{source.id} ({source.name})"]
+    if kept:
+        lines.append("Its other values: " + "; ".join(kept))
+    if source.notes:
+        lines.append(source.notes)
+    parts.append("\n".join(lines))
+    target.notes = "\n\n".join(parts)
+
+
+def _move_addresses(source: Any, target: Any) -> int:
+    """Give the source's addresses to the target; the target's defaults stay the defaults."""
+    kinds_with_default = {a.kind for a in target.addresses if a.is_default}
+    moved = list(source.addresses)
+    for address in moved:
+        if address.kind in kinds_with_default:
+            address.is_default = False
+        if isinstance(target, Contact):
+            address.contact = target
+        else:
+            address.account = target
+    return len(moved)
+
+
+def _finish_merge(
+    session: Session,
+    kind: Kind,
+    source: Any,
+    target: Any,
+    result: MergeResult,
+    pm: Any,
+    user_id: int | None,
+) -> MergeResult:
+    session.flush()
+    if pm is not None:
+        for answer in pm.hook.contacts_merge_records(
+            session=session, kind=kind, source_id=source.id, target_id=target.id
+        ):
+            for table_name, count in (answer or {}).items():
+                result.repointed[table_name] = result.repointed.get(table_name, 0) + int(count)
+        session.flush()
+    remaining = references_to(session, kind, source.id, for_merge=True)
+    if remaining:
+        listed = ", ".join(r.describe() for r in remaining)
+        raise MergeError(
+            f"{kind.capitalize()} #{source.id} is still referenced by {listed} after the merge hooks "
+            "ran; the addon owning those rows must implement contacts_merge_records. Nothing was changed."
+        )
+    merged = {"id": source.id, "name": source.name}
+    _audit(
+        session,
+        target,
+        "merge",
+        {"merged": merged, "moved": result.moved, "repointed": result.repointed},
+        user_id,
+    )
+    session.expire(source)  # collections emptied by the moves must not be written back
+    session.delete(source)
+    session.flush()
+    return result
+
+
+def merge_contacts(
+    session: Session,
+    source: Contact,
+    target: Contact,
+    *,
+    pm: Any = None,
+    user_id: int | None = None,
+) -> MergeResult:
+    """Merge ``source`` into ``target`` and delete ``source``. The caller commits or rolls back.
+
+    The target keeps its values; its empty fields take the source's, and the source's notes
+    and differing values are appended to the target's notes, so nothing is lost. Addresses
+    and tags move over; other addons re-point their rows through ``contacts_merge_records``
+    (``pm`` is the plugin manager; without it any foreign row refuses the merge).
+    """
+    _check_mergeable("contact", source, target)
+    result = MergeResult("contact", source.id, target.id)
+    if not source.is_forgotten:
+        result.filled, kept = _fill_blanks(target, source, CONTACT_MERGE_FIELDS)
+        _merge_notes(target, source, kept)
+    target.tags = list(dict.fromkeys([*target.tags, *source.tags]))
+    result.moved["addresses"] = _move_addresses(source, target)
+    return _finish_merge(session, "contact", source, target, result, pm, user_id)
+
+
+def merge_accounts(
+    session: Session,
+    source: Account,
+    target: Account,
+    *,
+    pm: Any = None,
+    user_id: int | None = None,
+) -> MergeResult:
+    """Merge account ``source`` into ``target``: contacts, sub-accounts, addresses and tags move.
+
+    Field rules are those of ``merge_contacts``; the customer and vendor flags are combined.
+    """
+    _check_mergeable("account", source, target)
+    result = MergeResult("account", source.id, target.id)
+    session.flush()
+    if _is_descendant_or_self(session, target.id, source.id):
+        # The target sits below the source: put it in the source's place first, so that
+        # moving the source's children under the target cannot make a cycle.
+        target.parent = source.parent
+    result.filled, kept = _fill_blanks(target, source, ACCOUNT_MERGE_FIELDS)
+    if "parent_id" in result.filled:
+        session.flush()
+        if _is_descendant_or_self(session, target.parent_id, target.id):
+            target.parent_id = None
+            del result.filled["parent_id"]
+    _merge_notes(target, source, kept)
+    target.is_customer = target.is_customer or source.is_customer
+    target.is_vendor = target.is_vendor or source.is_vendor
+    target.tags = list(dict.fromkeys([*target.tags, *source.tags]))
+    result.moved["addresses"] = _move_addresses(source, target)
+    contacts = list(source.contacts)
+    for contact in contacts:
+        contact.account = target
+    children = [child for child in source.children if child is not target]
+    for child in children:
+        child.parent = target
+    result.moved.update(contacts=len(contacts), children=len(children))
+    return _finish_merge(session, "account", source, target, result, pm, user_id)
+
+
+# =========================================================================== forget
+
+
+def forget_contact(
+    session: Session, contact: Contact, *, user_id: int | None, pm: Any = None
+) -> Contact:
+    """Erase a person's personal data on request (GDPR art. 17) and keep the row.
+
+    The personal fields and the contact's addresses are blanked, the values are redacted
+    from the audit trail too, and other addons are asked to erase what they keep about the
+    person (``contacts_forget_person``). References to the row stay valid; the row records
+    when and by whom it was forgotten. Forgetting twice does nothing the second time.
+    """
+    if contact.is_forgotten:
+        return contact
+    address_ids = [a.id for a in contact.addresses if a.id is not None]
+    for name in PERSONAL_FIELDS:
+        setattr(contact, name, "" if name in ("first_name", "last_name") else None)
+    contact.addresses.clear()
+    contact.forgotten_at = utcnow()
+    contact.forgotten_by_id = user_id
+    session.flush()
+    if pm is not None:
+        pm.hook.contacts_forget_person(session=session, contact_id=contact.id)
+        session.flush()
+    _redact_audit(session, Contact.__tablename__, [contact.id], (*PERSONAL_FIELDS, "name_key"))
+    _redact_audit(session, Address.__tablename__, address_ids, None)
+    erased = {"fields": list(PERSONAL_FIELDS), "addresses": len(address_ids)}
+    _audit(session, contact, "forget", {"erased": erased}, user_id)
+    session.flush()
+    return contact
+
+
+def _redact_audit(
+    session: Session, table_name: str, record_ids: Sequence[int], fields: Sequence[str] | None
+) -> None:
+    """Overwrite the recorded old and new values of ``fields`` (all when ``None``) in the trail."""
+    if not record_ids:
+        return
+    rows = session.scalars(
+        select(AuditLog).where(
+            AuditLog.table_name == table_name, AuditLog.record_id.in_(record_ids)
+        )
+    ).all()
+    for row in rows:
+        changes = dict(row.changes or {})
+        for key, change in changes.items():
+            if fields is None or key in fields:
+                if isinstance(change, Mapping):
+                    changes[key] = {
+                        k: (ERASED if v not in (None, "") else v) for k, v in change.items()
+                    }
+                else:
+                    changes[key] = ERASED
+        row.changes = changes
