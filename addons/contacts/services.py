@@ -46,8 +46,10 @@ from addons.contacts.models import (
     normalise_email,
     normalise_phone,
 )
+from core import audit  # importing it installs the listeners that record every change
 from core.db import utcnow
 from core.models import AuditLog, User
+from core.tenancy import current_scope
 
 Kind = Literal["contact", "account"]
 MODELS: dict[str, type[Contact] | type[Account]] = {"contact": Contact, "account": Account}
@@ -260,11 +262,30 @@ def _collect(errors: dict[str, list[str]], fn: Any, *args: Any) -> Any:
         return None
 
 
+# =========================================================================== who and where
+
+
+def _company(company_id: int | None) -> int:
+    """The given company, else the caller's current one."""
+    company_id = company_id if company_id is not None else current_scope().company_id
+    if company_id is None:
+        raise ContactsError("Choose a current company before creating records.")
+    return company_id
+
+
+def _actor(user_id: int | None) -> int | None:
+    """The given user, else the one acting in this request, job or CLI scope."""
+    return user_id if user_id is not None else current_scope().user_id
+
+
 # =========================================================================== tags and lookups
 
 
-def get_or_create_tags(session: Session, names: Iterable[str], company_id: int) -> list[Tag]:
+def get_or_create_tags(
+    session: Session, names: Iterable[str], company_id: int | None = None
+) -> list[Tag]:
     """The company's tags with these names, creating the missing ones (case-insensitive match)."""
+    company_id = _company(company_id)
     wanted: dict[str, str] = {}
     for name in names:
         name = " ".join(str(name).split())
@@ -539,15 +560,20 @@ def _assign_relations(session: Session, record: Account | Contact, data: Mapping
 
 
 def create_contact(
-    session: Session, data: Mapping[str, Any], *, company_id: int, confirm_duplicate: bool = False
+    session: Session,
+    data: Mapping[str, Any],
+    *,
+    company_id: int | None = None,
+    confirm_duplicate: bool = False,
 ) -> Contact:
     """A new contact from ``data`` (as loaded by ``ContactInputSchema``).
 
-    Raises ``InvalidData`` for bad fields and ``DuplicateError`` when it looks like an
-    existing contact and ``confirm_duplicate`` is false. Nothing is added to the session
-    before both checks passed.
+    The company is ``company_id``, else the current one (``core.tenancy``). Raises
+    ``InvalidData`` for bad fields and ``DuplicateError`` when it looks like an existing
+    contact and ``confirm_duplicate`` is false. Nothing is added to the session before both
+    checks passed.
     """
-    contact = Contact(company_id=company_id)
+    contact = Contact(company_id=_company(company_id))
     with session.no_autoflush:
         _assign_contact(session, contact, data)
         if not confirm_duplicate and (candidates := duplicates_of(session, contact)):
@@ -559,10 +585,14 @@ def create_contact(
 
 
 def create_account(
-    session: Session, data: Mapping[str, Any], *, company_id: int, confirm_duplicate: bool = False
+    session: Session,
+    data: Mapping[str, Any],
+    *,
+    company_id: int | None = None,
+    confirm_duplicate: bool = False,
 ) -> Account:
     """A new account from ``data`` (as loaded by ``AccountInputSchema``); see ``create_contact``."""
-    account = Account(company_id=company_id)
+    account = Account(company_id=_company(company_id))
     with session.no_autoflush:
         _assign_account(session, account, data)
         if not confirm_duplicate and (candidates := duplicates_of(session, account)):
@@ -967,7 +997,7 @@ def _audit(
     session.add(
         AuditLog(
             table_name=record.__tablename__, record_id=record.id, action=action,
-            changes={key: {"old": None, "new": value} for key, value in notes.items()},
+            changes={key: {"old": None, "new": audit.to_json(value)} for key, value in notes.items()},
             user_id=user_id, company_id=record.company_id,
         )
     )  # fmt: skip
@@ -1097,6 +1127,7 @@ def merge_contacts(
     (``pm`` is the plugin manager; without it any foreign row refuses the merge).
     """
     _check_mergeable("contact", source, target)
+    user_id = _actor(user_id)
     result = MergeResult("contact", source.id, target.id)
     if not source.is_forgotten:
         result.filled, kept = _fill_blanks(target, source, CONTACT_MERGE_FIELDS)
@@ -1119,6 +1150,7 @@ def merge_accounts(
     Field rules are those of ``merge_contacts``; the customer and vendor flags are combined.
     """
     _check_mergeable("account", source, target)
+    user_id = _actor(user_id)
     result = MergeResult("account", source.id, target.id)
     session.flush()
     if _is_descendant_or_self(session, target.id, source.id):
@@ -1150,7 +1182,7 @@ def merge_accounts(
 
 
 def forget_contact(
-    session: Session, contact: Contact, *, user_id: int | None, pm: Any = None
+    session: Session, contact: Contact, *, user_id: int | None = None, pm: Any = None
 ) -> Contact:
     """Erase a person's personal data on request (GDPR art. 17) and keep the row.
 
@@ -1161,6 +1193,7 @@ def forget_contact(
     """
     if contact.is_forgotten:
         return contact
+    user_id = _actor(user_id)
     address_ids = [a.id for a in contact.addresses if a.id is not None]
     for name in PERSONAL_FIELDS:
         setattr(contact, name, "" if name in ("first_name", "last_name") else None)

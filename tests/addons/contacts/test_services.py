@@ -10,6 +10,7 @@ from addons.contacts import services
 from addons.contacts.models import Account, Address, Contact, Tag, name_key, normalise_phone
 from core.models import AuditLog
 from core.plugins import hookimpl
+from core.tenancy import company_scope
 
 # --------------------------------------------------------------------------- helpers
 
@@ -581,3 +582,12 @@ def test_forgetting_twice_changes_nothing(session, company_id, admin_id):
         )
         == 1
     )
+
+
+def test_company_and_user_default_to_the_callers_scope(session, company_id, admin_id):
+    with company_scope([company_id], user_id=admin_id):
+        c = services.create_contact(session, {"first_name": "Scoped", "last_name": "Person"})
+        services.forget_contact(session, c)
+    assert (c.company_id, c.created_by_id, c.forgotten_by_id) == (company_id, admin_id, admin_id)
+    with company_scope([]), pytest.raises(services.ContactsError, match="current company"):
+        services.create_contact(session, {"last_name": "Nowhere"})
