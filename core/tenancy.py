@@ -10,9 +10,9 @@ Who the caller is comes from, in this order:
 
 1. an explicit scope set with :func:`company_scope` or :func:`unscoped` (services run by jobs,
    tests, CLI commands acting for a user);
-2. inside a Flask request: the values ``core.auth`` put on ``flask.g`` (``mosaic_company_ids``,
-   ``mosaic_company_id``, ``mosaic_user_id``). A request with no identity sees no company row
-   at all: deny by default;
+2. inside a Flask request: the values ``core.auth`` put on ``flask.g`` (``mosaic_company_ids``:
+   the companies the request works in, ``mosaic_company_id``: the current one,
+   ``mosaic_user_id``). A request with no identity sees no company row at all: deny by default;
 3. otherwise the *system* scope: no filter. That is the CLI, the addon lifecycle and data
    loading, which act as the operator of the database.
 
@@ -128,26 +128,49 @@ def unscoped(user_id: int | None = None) -> Iterator[Scope]:
         _scope.reset(token)
 
 
-def scope_for_user(session: Session, user: Any, company_id: int | None = None) -> Scope:
-    """The scope of ``user`` (allowed, active companies; current one by preference)."""
+def scope_for_user(
+    session: Session,
+    user: Any,
+    company_id: int | None = None,
+    *,
+    company_ids: Iterable[int] | None = None,
+) -> Scope:
+    """The scope a request of ``user`` gets (see ``core.auth.loader``).
+
+    By default the user works in their current company only; ``company_id`` picks another
+    allowed one, ``company_ids`` several (the first is the current one). Asking for a company
+    the user is not allowed raises ``CompanyAccessError``.
+    """
     from core.models import Company, user_company
 
-    ids = frozenset(
+    allowed = frozenset(
         session.scalars(
             select(Company.id)
             .join(user_company, user_company.c.company_id == Company.id)
             .where(user_company.c.user_id == user.id, Company.active.is_(True))
         )
     )
-    wanted = company_id if company_id is not None else user.company_id
-    current = wanted if wanted in ids else (min(ids) if ids else None)
-    return Scope(ids, current, user.id)
+    wanted = list(company_ids) if company_ids is not None else []
+    if company_id is not None:
+        wanted.insert(0, company_id)
+    if wanted:
+        if not set(wanted) <= allowed:
+            raise CompanyAccessError("a requested company is not among the user's companies")
+        return Scope(frozenset(wanted), wanted[0], user.id)
+    current = user.company_id if user.company_id in allowed else min(allowed, default=None)
+    return Scope(frozenset({current} if current is not None else ()), current, user.id)
 
 
 @contextlib.contextmanager
-def as_user(session: Session, user: Any, company_id: int | None = None) -> Iterator[Scope]:
-    """Run the block with ``user``'s companies and identity (jobs, CLI, tests)."""
-    scope = scope_for_user(session, user, company_id)
+def as_user(
+    session: Session,
+    user: Any,
+    company_id: int | None = None,
+    *,
+    company_ids: Iterable[int] | None = None,
+) -> Iterator[Scope]:
+    """Run the block as ``user`` would run in a request (jobs, CLI, tests)."""
+    scope = scope_for_user(session, user, company_id, company_ids=company_ids)
     token = _scope.set(scope)
     try:
         yield scope

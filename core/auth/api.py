@@ -63,6 +63,7 @@ def user_summary(user: Any) -> dict[str, Any]:
         "timezone": user.timezone,
         "is_admin": bool(g.mosaic_is_admin),
         "company_id": g.mosaic_company_id,
+        "company_ids": sorted(g.mosaic_company_ids),
         "companies": [{"id": cid, "name": name} for cid, name in g.mosaic_companies],
         "permissions": perms,
     }

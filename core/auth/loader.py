@@ -13,12 +13,17 @@ cookies just leave the caller anonymous, so pages redirect to the login form.
 
 The result lands on ``flask.g`` where ``core.access`` and ``core.tenancy`` read it:
 ``mosaic_user``, ``mosaic_user_id``, ``mosaic_permissions`` (frozenset), ``mosaic_is_admin``,
-``mosaic_company_id`` (current company), ``mosaic_company_ids`` (allowed companies),
-``mosaic_companies`` (``(id, name)`` list for the switcher), ``mosaic_auth_method``
-(``bearer``, ``api-token``, ``cookie`` or ``None``) and ``mosaic_token_claims``.
+``mosaic_company_id`` (current company: new records get it), ``mosaic_company_ids`` (the
+companies this request works in: what the ORM lets it see), ``mosaic_allowed_company_ids``
+(every company the user may switch to), ``mosaic_companies`` (``(id, name)`` of those, for
+the switcher), ``mosaic_auth_method`` (``bearer``, ``api-token``, ``cookie`` or ``None``) and
+``mosaic_token_claims``.
 
-The current company is the ``X-Mosaic-Company: <id>`` header when given (it must be one of
-the allowed companies, else 403), otherwise the user's saved current company.
+Companies of a request: the ``X-Mosaic-Company`` header when given (one id, or several
+comma-separated; each must be allowed, else 403; the first is the current one), otherwise
+the user's saved current company alone (switched with ``POST /switch-company``). Like a
+company switcher, this decides what the caller sees: a user of two companies works in one at
+a time unless the request names both.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ def _reset_g() -> None:
     g.mosaic_is_admin = False
     g.mosaic_company_id = None
     g.mosaic_company_ids = frozenset()
+    g.mosaic_allowed_company_ids = frozenset()
     g.mosaic_companies = []
     g.mosaic_auth_method = None
     g.mosaic_token_claims = None
@@ -106,28 +112,36 @@ def establish(session: Session, user: User, claims: dict[str, Any] | None, metho
     """Put ``user`` on ``g`` with permissions and companies (also used right after login)."""
     permissions, is_admin = load_permissions(session, user.id)
     companies = allowed_companies(session, user.id)
-    ids = frozenset(cid for cid, _ in companies)
+    allowed = frozenset(cid for cid, _ in companies)
     requested = request.headers.get(COMPANY_HEADER)
     if requested is not None:
-        text = requested.strip()
-        if not text.isdigit() or len(text) > 18:
-            raise Problem(400, f"{COMPANY_HEADER} must be a company id.", title="Bad Request")
-        current = int(text)
-        if current not in ids:
+        active = _parse_company_header(requested)
+        if not set(active) <= allowed:
             raise Problem(403, "You may not work in that company.", title="Forbidden")
+        current = active[0]
     else:
-        current = (
-            user.company_id if user.company_id in ids else (companies[0][0] if companies else None)
-        )
+        current = user.company_id if user.company_id in allowed else min(allowed, default=None)
+        active = (current,) if current is not None else ()
     g.mosaic_user = user
     g.mosaic_user_id = user.id
     g.mosaic_permissions = permissions
     g.mosaic_is_admin = is_admin
-    g.mosaic_company_ids = ids
+    g.mosaic_company_ids = frozenset(active)
+    g.mosaic_allowed_company_ids = allowed
     g.mosaic_company_id = current
     g.mosaic_companies = companies
     g.mosaic_auth_method = method
     g.mosaic_token_claims = claims
+
+
+def _parse_company_header(raw: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in raw.split(",")]
+    if not parts or len(parts) > 100 or not all(p.isdigit() and len(p) <= 18 for p in parts):
+        raise Problem(
+            400, f"{COMPANY_HEADER} must be a company id (or several, comma-separated).",
+            title="Bad Request",
+        )  # fmt: skip
+    return tuple(dict.fromkeys(int(p) for p in parts))
 
 
 def _from_authorization(session: Session, header: str) -> tuple[User, dict | None, str] | None:

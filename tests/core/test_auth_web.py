@@ -163,7 +163,8 @@ def test_switch_company_changes_the_current_company(client, world, db_session):
         "/switch-company", data={"company_id": str(world.company_b), "csrf_token": token}
     )
     assert response.status_code == 302
-    assert client.get("/api/v1/auth/me").get_json()["company_id"] == world.company_b
+    me = client.get("/api/v1/auth/me").get_json()
+    assert me["company_id"] == world.company_b and me["company_ids"] == [world.company_b]
 
 
 def test_switch_to_a_company_not_allowed_is_refused(client, world, db_session):
