@@ -111,11 +111,17 @@ def run(obj: CliContext, host: str, port: int, debug: bool) -> None:
 
 def _serve(obj: CliContext, host: str, port: int, debug: bool = False) -> None:
     from core.app import create_app
+    from core.jobs import configure_wakeup, start_embedded_worker
 
     obj.lifecycle._require_initialised()
     app = create_app(obj.settings, db=obj.db, registry=obj.registry)
+    configure_wakeup(obj.settings.redis_url)
+    stop_worker = start_embedded_worker(obj.db, obj.settings.redis_url)
     click.echo(f"Mosaic {__version__} on http://{host}:{port}/  (Ctrl+C to stop)")
-    app.run(host=host, port=port, debug=debug, use_reloader=False)
+    try:
+        app.run(host=host, port=port, debug=debug, use_reloader=False)
+    finally:
+        stop_worker.set()
 
 
 @main.command()
@@ -324,6 +330,27 @@ def addons_check(obj: CliContext) -> None:
         raise LifecycleError(
             "models and database differ; write a migration with 'mosaic addons makemigration'"
         )
+
+
+def _register_command_groups() -> None:
+    """Command groups that live in their own modules (one job each)."""
+    from cli.jobs import jobs
+
+    main.add_command(jobs)
+
+
+_register_command_groups()
+
+from cli.identity import companies, users  # noqa: E402 - the identity groups join the main group
+
+main.add_command(users)
+main.add_command(companies)
+
+
+from cli.data import export_command, import_command  # noqa: E402  (registers after main exists)
+
+main.add_command(import_command)
+main.add_command(export_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

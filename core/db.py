@@ -7,6 +7,8 @@ One ``Base`` (and one ``MetaData``) serves core and every addon. Tables are name
 from __future__ import annotations
 
 import contextlib
+import random
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -177,6 +179,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def is_transient(exc: DBAPIError) -> bool:
+    """A conflict with a concurrent transaction that a retry may resolve."""
+    if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
 class Database:
     """An engine and the session factory bound to it.
 
@@ -207,20 +216,21 @@ class Database:
         finally:
             session.close()
 
-    def run_in_transaction(self, work: Callable[[Session], T], *, attempts: int = 3) -> T:
-        """Run ``work(session)`` in its own transaction, retrying serialization failures.
+    def run_in_transaction(self, work: Callable[[Session], T], *, attempts: int = 5) -> T:
+        """Run ``work(session)`` in its own transaction, retrying transient conflicts.
 
-        On PostgreSQL a serialization failure or a deadlock means "try again"; the retry lives
-        here, once, so callers never loop themselves. ``work`` must not commit.
+        A PostgreSQL serialization failure or deadlock, or SQLite's "database is locked"
+        (two writers upgrading their locks at once), means "try again"; the retry lives here,
+        once, so callers never loop themselves. ``work`` must not commit.
         """
         for attempt in range(1, attempts + 1):
             try:
                 with self.unit_of_work() as session:
                     return work(session)
             except DBAPIError as exc:
-                code = getattr(exc.orig, "sqlstate", None)
-                if code not in RETRYABLE_SQLSTATES or attempt == attempts:
+                if not is_transient(exc) or attempt == attempts:
                     raise
+                time.sleep(random.uniform(0, 0.05 * attempt))
         raise AssertionError("unreachable")
 
     def dispose(self) -> None:

@@ -199,3 +199,9 @@ def test_every_shipped_addon_through_the_cli(mosaic):
     states = {a["name"]: a["state"] for a in json.loads(mosaic("addons", "list", "--json", addons=[]).stdout)}
     assert set(states.values()) == {"installed"}
     db.dispose()
+
+
+def test_jobs_commands(mosaic):
+    assert "Ran 0 job(s)." in mosaic("jobs", "work", "--once").stdout
+    assert mosaic("jobs", "list").stdout.startswith("    ID STATE")
+    assert_one_line_error(mosaic("jobs", "retry", "999", ok=False), "no job 999")
