@@ -86,6 +86,9 @@ def build_app(settings: Settings, db: Database, registry: Registry) -> Flask:
 
     init_auth(app)
     _register_core_routes(app)
+    from core.resources import init_resources
+
+    init_resources(app)
 
     for name in registry.order(names):
         addon = registry.get(name)

@@ -1,0 +1,382 @@
+"""CSV export and import of a resource (no Flask: the CLI, the API and the pages call these).
+
+Export writes the schema's scalar fields, in schema order, with the list's filters, search and
+sort. Import validates every row with the same schema as the API (and the same column checks),
+reports errors with the file's line numbers and creates the valid rows. The caller owns the
+transaction: by default an import is all or nothing (``result.failed`` -> roll back), with
+``skip_errors`` the valid rows are kept, and a dry run is always rolled back.
+
+Text cells that a spreadsheet would run as a formula (starting with ``= + - @``) are written
+with a leading apostrophe, which import removes again, so an export can be re-imported as is.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from marshmallow import fields
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from core.resources.declaration import BusinessError, Resource, humanize
+from core.resources.query import ListParams, iter_records
+from core.resources.service import create_record
+from core.resources.validation import ValidationFailed, load_input
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NOT_CSV = (fields.Nested, fields.List, fields.Dict, fields.Tuple)
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def export_fields(resource: Resource) -> list[tuple[str, fields.Field]]:
+    """(column header, field) of the schema's scalar output fields."""
+    out = []
+    for name, f in resource.schema_instance.dump_fields.items():
+        if isinstance(f, NOT_CSV):
+            continue
+        out.append((f.data_key or name, f))
+    return out
+
+
+def import_fields(resource: Resource) -> dict[str, fields.Field]:
+    """Column header -> field for the schema's scalar input fields."""
+    return {
+        f.data_key or name: f
+        for name, f in resource.schema_instance.load_fields.items()
+        if not isinstance(f, NOT_CSV)
+    }
+
+
+def _is_text(f: fields.Field) -> bool:
+    return isinstance(f, fields.String)
+
+
+def cell(value: Any, text: bool) -> str:
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    out = str(value)
+    if text and out.startswith(FORMULA_START):
+        return "'" + out
+    return out
+
+
+def uncell(value: str, text: bool) -> str:
+    if text and len(value) > 1 and value[0] == "'" and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export_csv(session: Session, resource: Resource, params: ListParams, out: IO[str]) -> int:
+    """Write every record matching ``params`` (the page only when ``params.limit`` > 0)."""
+    columns = export_fields(resource)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([header for header, _ in columns])
+    schema = resource.schema_instance
+    count = 0
+    if params.limit:
+        from core.resources.query import run_list
+
+        records: Any = run_list(session, resource, params).items
+    else:
+        records = iter_records(session, resource, params)
+    for record in records:
+        data = schema.dump(record)
+        writer.writerow([cell(data.get(header), _is_text(f)) for header, f in columns])
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- import
+
+
+@dataclass
+class RowError:
+    line: int
+    errors: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "errors": self.errors}
+
+    def describe(self) -> str:
+        parts = []
+        for key, messages in self.errors.items():
+            text = (
+                "; ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
+            )
+            parts.append(text if key in ("_schema", "_row") else f"{key}: {text}")
+        return f"line {self.line}: " + " | ".join(parts)
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    created: int = 0
+    skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    skip_errors: bool = False
+    created_ids: list[int] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Nothing may be kept: errors without --skip-errors, or a broken file."""
+        return bool(self.errors) and (not self.skip_errors or any(e.line <= 1 for e in self.errors))
+
+    def summary(self) -> str:
+        mode = " (dry run: nothing saved)" if self.dry_run else ""
+        if self.failed:
+            return (f"{len(self.errors)} error(s) in {self.rows} row(s); nothing was imported. "
+                    "Fix the file, or use --skip-errors to import the valid rows.")  # fmt: skip
+        text = f"{self.created} created"
+        if self.skipped:
+            text += f", {self.skipped} row(s) with errors skipped"
+        return text + mode
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "created": self.created,
+            "skipped": self.skipped,
+            "dry_run": self.dry_run,
+            "ignored_columns": self.ignored_columns,
+            "errors": [e.as_dict() for e in self.errors],
+            "ids": self.created_ids,
+        }
+
+
+def _read_text(stream: IO[Any]) -> str:
+    raw = stream.read()
+    if isinstance(raw, str):
+        return raw.removeprefix("\ufeff")
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    return raw.decode("utf-8")
+
+
+def import_csv(
+    session: Session,
+    resource: Resource,
+    stream: IO[Any],
+    *,
+    dry_run: bool = False,
+    skip_errors: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Validate and create the rows of a CSV file; flushed, never committed (see module doc).
+
+    ``on_rows(n)`` is called once the number of rows is known, ``progress(1)`` after each row.
+    """
+    result = ImportResult(dry_run=dry_run, skip_errors=skip_errors)
+    try:
+        text = _read_text(stream)
+    except UnicodeDecodeError as exc:
+        result.errors.append(
+            RowError(0, {"_row": [f"The file is not UTF-8 text (byte {exc.start})."]})
+        )
+        return result
+    if "\x00" in text:
+        result.errors.append(
+            RowError(0, {"_row": ["The file contains NUL bytes; is it really a CSV file?"]})
+        )
+        return result
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = []
+        start = 1
+        for cells in reader:
+            rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        result.errors.append(RowError(reader.line_num, {"_row": [f"Not valid CSV: {exc}."]}))
+        return result
+    if not rows:
+        result.errors.append(
+            RowError(1, {"_row": ["The file is empty; the first line must name the columns."]})
+        )
+        return result
+    _header_line, header = rows[0]
+    columns = _check_header(resource, [h.strip() for h in header], result)
+    if columns is None:
+        return result
+    body = [(line, cells) for line, cells in rows[1:] if any(c.strip() for c in cells)]
+    result.rows = len(body)
+    if on_rows:
+        on_rows(len(body))
+    for line, cells in body:
+        _import_row(session, resource, line, cells, columns, result)
+        if progress:
+            progress(1)
+    result.skipped = len(result.errors) if skip_errors else 0
+    return result
+
+
+def _check_header(
+    resource: Resource, header: list[str], result: ImportResult
+) -> list[tuple[str, fields.Field] | None] | None:
+    accepted = import_fields(resource)
+    readonly = {h for h, _ in export_fields(resource)} - set(accepted)
+    problems = []
+    seen: set[str] = set()
+    columns: list[tuple[str, fields.Field] | None] = []
+    for name in header:
+        if name in seen:
+            problems.append(f"Column '{name}' appears twice.")
+        seen.add(name)
+        if name in accepted:
+            columns.append((name, accepted[name]))
+        elif name in readonly:
+            columns.append(None)
+            result.ignored_columns.append(name)
+        else:
+            problems.append(f"Unknown column '{name or '(empty)'}'.")
+            columns.append(None)
+    missing = [n for n, f in accepted.items() if f.required and n not in seen]
+    if missing:
+        problems.append(f"Missing required column(s): {', '.join(missing)}.")
+    if problems:
+        problems.append(f"Columns that can be imported: {', '.join(accepted)}.")
+        result.errors.append(RowError(1, {"_row": problems}))
+        return None
+    return columns
+
+
+def _import_row(
+    session: Session,
+    resource: Resource,
+    line: int,
+    cells: list[str],
+    columns: list[tuple[str, fields.Field] | None],
+    result: ImportResult,
+) -> None:
+    if len(cells) > len(columns):
+        result.errors.append(
+            RowError(line, {"_row": [f"{len(cells)} cells but {len(columns)} columns."]})
+        )
+        return
+    payload: dict[str, Any] = {}
+    for spec, value in zip(columns, cells, strict=False):
+        if spec is None or value.strip() == "":
+            continue
+        name, f = spec
+        payload[name] = uncell(value, _is_text(f)) if _is_text(f) else value.strip()
+    try:
+        data = load_input(resource, payload)
+    except ValidationFailed as exc:
+        result.errors.append(RowError(line, exc.errors))
+        return
+    try:
+        with session.begin_nested():
+            record = create_record(session, resource, data)
+    except BusinessError as exc:
+        result.errors.append(RowError(line, exc.errors or {"_row": [exc.message]}))
+        return
+    except IntegrityError as exc:
+        _status, detail, errors = explain_integrity_error(resource, exc)
+        result.errors.append(RowError(line, errors or {"_row": [detail]}))
+        return
+    except DBAPIError as exc:
+        result.errors.append(
+            RowError(line, {"_row": [f"Cannot be stored: {str(exc.orig).splitlines()[0][:200]}"]})
+        )
+        return
+    except Exception as exc:
+        message = _tenancy_message(exc)
+        if message is None:
+            raise
+        result.errors.append(RowError(line, message))
+        return
+    result.created += 1
+    result.created_ids.append(record.id)
+
+
+def _tenancy_message(exc: Exception) -> dict[str, list[str]] | None:
+    try:
+        from core import tenancy
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(exc, tenancy.InvisibleReferenceError):
+        return {exc.field: ["No such record."]}
+    if isinstance(exc, tenancy.CompanyAccessError):
+        return {"company_id": ["You may not use this company."]}
+    if isinstance(exc, tenancy.CompanyRequiredError):
+        return {"_row": ["No current company to create the record in."]}
+    return None
+
+
+# --------------------------------------------------------------------------- database errors
+
+_SQLITE_COLUMNS = re.compile(r"constraint failed: ([\w., ]+)")
+
+
+def explain_integrity_error(
+    resource: Resource, exc: IntegrityError
+) -> tuple[int, str, dict[str, list[str]] | None]:
+    """(status, message, per-field errors) for a constraint the database refused.
+
+    Unique values already used are a 409; missing values and references to records that do
+    not exist are a 422. Field names are found from the constraint when the driver says which.
+    """
+    orig = exc.orig
+    text = str(orig)
+    state = getattr(orig, "sqlstate", None) or ""
+    diag = getattr(orig, "diag", None)
+    columns = _columns_of(resource, diag, text)
+    keys = [_attr_key(resource, c) for c in columns]
+    thing = resource.singular.lower()
+    if state == "23505" or "UNIQUE constraint" in text:
+        errors = {k: [f"Another {thing} already uses this value."] for k in keys} or None
+        return (
+            409,
+            f"Another {thing} already has the same {', '.join(humanize(k).lower() for k in keys) or 'values'}.",
+            errors,
+        )
+    if state == "23502" or "NOT NULL constraint" in text:
+        errors = {k: ["Missing data for required field."] for k in keys} or None
+        return 422, "A required value is missing.", errors
+    if state == "23503" or "FOREIGN KEY constraint" in text:
+        errors = {k: ["No such record."] for k in keys} or None
+        return 422, "The data refers to a record that does not exist.", errors
+    if state == "23514" or "CHECK constraint" in text:
+        return 422, "A value is outside what is allowed.", None
+    return 409, "The change conflicts with existing data.", None
+
+
+def _columns_of(resource: Resource, diag: Any, text: str) -> list[str]:
+    if diag is not None:
+        if getattr(diag, "column_name", None):
+            return [diag.column_name]
+        name = getattr(diag, "constraint_name", None)
+        if name:
+            for table in resource.mapper.local_table.metadata.tables.values():
+                for constraint in table.constraints:
+                    if constraint.name == name:
+                        return [c.name for c in constraint.columns]
+        return []
+    match = _SQLITE_COLUMNS.search(text)
+    if not match:
+        return []
+    return [part.strip().rsplit(".", 1)[-1] for part in match.group(1).split(",") if "." in part]
+
+
+def _attr_key(resource: Resource, column_name: str) -> str:
+    for key, column in resource.mapper.columns.items():
+        if column.name == column_name:
+            return key
+    return column_name

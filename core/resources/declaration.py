@@ -1,0 +1,421 @@
+"""The declaration an addon writes once per resource.
+
+Everything else (REST endpoints, OpenAPI description, web pages, CSV import/export) is
+generated from a :class:`Resource`. The declaration is plain data: it is checked against the
+model and the schema when it is registered, so a typo in a field name fails at start-up with a
+message naming the resource and the field, not at the first request.
+
+A minimal declaration::
+
+    gadgets = Resource(
+        name="gadgets", model=Gadget, schema=GadgetSchema, permission="testkit.gadget",
+        search=["name"], filters={"price": "range"}, sort=["name", "price"],
+        columns=["name", "price"], form=["name", "price", "notes"],
+    )
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from marshmallow import Schema, fields
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+ACTION_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+FILTER_KINDS = ("eq", "range", "text")
+#: Words of the query string that are not filters.
+RESERVED_PARAMS = ("limit", "offset", "q", "sort", "format")
+#: Path segments a custom action may not take (they are generated routes).
+RESERVED_ACTIONS = frozenset({"history", "delete", "edit", "import", "export"})
+
+
+class ResourceError(ValueError):
+    """A declaration does not match its model or schema; the message says where."""
+
+
+class BusinessError(Exception):
+    """A business rule refuses the operation (raised by services and action handlers).
+
+    It becomes a problem+json response (``status``, 409 by default) in the API and a flash
+    message on pages. Give ``errors`` ({field: [messages]}) when the refusal is about fields;
+    the status is then 422 unless given.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, errors: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = dict(errors) if errors else None
+        self.status = status or (422 if errors else 409)
+
+
+def humanize(name: str) -> str:
+    """``created_at`` -> ``Created at``; ``account.name`` -> ``Account name``."""
+    text = name.replace(".", " ").replace("_id", "").replace("_", " ").replace("-", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the list page. ``name`` is an attribute or a dotted path (``account.name``)."""
+
+    name: str
+    label: str | None = None
+    #: Show the value as a link to the record's page (the first column does by default).
+    link: bool | None = None
+
+    @property
+    def title(self) -> str:
+        return self.label or humanize(self.name)
+
+
+Choices = Sequence[tuple[Any, str]] | Callable[[Any], Sequence[tuple[Any, str]]]
+
+
+@dataclass(frozen=True)
+class FormField:
+    """A field of the edit form; the type of input is inferred from the schema and model.
+
+    ``widget`` overrides it: ``text``, ``textarea``, ``number``, ``checkbox``, ``select``,
+    ``date``, ``datetime``, ``email``, ``tel``, ``url``, ``password``. ``choices`` gives the
+    options of a select: a list of ``(value, label)`` or a callable ``(session) -> list`` (for a
+    foreign key, say).
+    """
+
+    name: str
+    label: str | None = None
+    widget: str | None = None
+    help: str | None = None
+    choices: Choices | None = None
+
+    @property
+    def title(self) -> str:
+        return self.label or humanize(self.name)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled group of form fields (a fieldset on the page)."""
+
+    title: str
+    fields: Sequence[str | FormField]
+
+
+@dataclass(frozen=True)
+class Child:
+    """A collection of dependent lines edited with their parent (a contact's addresses).
+
+    ``name`` is the relationship on the parent model and the key in the JSON document. The
+    child schema should derive from :class:`core.resources.ChildSchema` so that ``id`` can be
+    sent back: lines sent with an ``id`` are updated, lines without one are added, and lines
+    left out are removed.
+    """
+
+    name: str
+    schema: type[Schema]
+    columns: Sequence[str | FormField] = ()
+    label: str | None = None
+    #: Blank rows offered on the edit page for new lines.
+    extra_rows: int = 2
+
+    @property
+    def title(self) -> str:
+        return self.label or humanize(self.name)
+
+
+@dataclass(frozen=True)
+class Action:
+    """A custom operation on one record: ``POST /<resource>/<id>/<name>`` and a button.
+
+    The handler is a service function, called as ``handler(session, record, **data)`` where
+    ``data`` is the payload loaded with ``schema`` (nothing when there is no schema). It may
+    return the record (or None: the record is shown again), another object to return as JSON,
+    or raise :class:`BusinessError`. The generated endpoint commits.
+    """
+
+    name: str
+    handler: Callable[..., Any]
+    #: Full permission name; default ``<resource permission>.<name>``.
+    permission: str | None = None
+    label: str | None = None
+    schema: type[Schema] | None = None
+    #: Schema of what the handler returns when it is not the record itself.
+    response: type[Schema] | None = None
+    description: str | None = None
+    #: A question asked on a confirmation page before running it from the web UI.
+    confirm: str | None = None
+    #: Whether the action applies to the record in its current state (hides the button, 409).
+    when: Callable[[Any], bool] | None = None
+    danger: bool = False
+
+    @property
+    def title(self) -> str:
+        return self.label or humanize(self.name)
+
+
+@dataclass(eq=False)
+class Resource:
+    """One business resource, declared once.
+
+    :param name: URL segment and API name, plural, e.g. ``"gadgets"``.
+    :param model: the SQLAlchemy model.
+    :param schema: marshmallow schema for input and output (derive from ``RecordSchema``).
+    :param permission: prefix of the permissions, e.g. ``"testkit.gadget"``: the endpoints
+        need ``.read``, ``.create``, ``.update``, ``.delete``.
+    :param list_schema: a lighter schema for list responses (default: ``schema``).
+    :param search: fields searched by ``q`` (strings; ``relation.field`` for related records).
+    :param filters: ``{field: kind}``, kind ``"eq"`` (``f=v``, ``f__in=a,b``), ``"range"``
+        (also ``f__gte``/``f__lte``: numbers and dates) or ``"text"`` (also ``f__contains``).
+    :param sort: fields the list may be sorted on (``sort=-price,name``).
+    :param default_sort: the order when none is asked for.
+    :param columns: list page columns (default: the first sortable fields).
+    :param form: edit form: field names, :class:`FormField` or :class:`Section`.
+    :param children: nested collections edited with the record.
+    :param actions: custom actions.
+    :param eager: relationships to load with the list and the record, in addition to those
+        found automatically (children, nested schema fields, dotted columns).
+    :param title_field: attribute that names a record in pages and messages.
+    :param create, update, delete: service functions replacing the generic ones:
+        ``create(session, data) -> record``, ``update(session, record, data) -> record``,
+        ``delete(session, record)``.
+    :param operations: which of ``create``, ``update``, ``delete``, ``import`` exist.
+    """
+
+    name: str
+    model: type
+    schema: type[Schema]
+    permission: str
+    list_schema: type[Schema] | None = None
+    search: Sequence[str] = ()
+    filters: Mapping[str, str] = field(default_factory=dict)
+    sort: Sequence[str] = ()
+    default_sort: str = "-id"
+    columns: Sequence[str | Column] = ()
+    form: Sequence[str | FormField | Section] = ()
+    children: Sequence[Child] = ()
+    actions: Sequence[Action] = ()
+    eager: Sequence[str] = ()
+    label: str | None = None
+    label_plural: str | None = None
+    title_field: str | None = None
+    description: str | None = None
+    create: Callable[..., Any] | None = None
+    update: Callable[..., Any] | None = None
+    delete: Callable[..., Any] | None = None
+    operations: Sequence[str] = ("create", "update", "delete", "import")
+
+    # ------------------------------------------------------------------ derived, checked
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    @property
+    def singular(self) -> str:
+        return self.label or humanize(self.model.__name__)
+
+    @property
+    def plural(self) -> str:
+        return self.label_plural or humanize(self.name)
+
+    @cached_property
+    def mapper(self) -> Mapper:
+        return sa_inspect(self.model)
+
+    @cached_property
+    def schema_instance(self) -> Schema:
+        """Shared instance: marshmallow schemas keep no per-call state, building one is slow."""
+        return self.schema()
+
+    @cached_property
+    def list_schema_instance(self) -> Schema:
+        return self.list_schema() if self.list_schema else self.schema_instance
+
+    @cached_property
+    def has_archive(self) -> bool:
+        return "archived" in self.mapper.columns
+
+    @cached_property
+    def has_version(self) -> bool:
+        return self.mapper.version_id_col is not None
+
+    @cached_property
+    def all_filters(self) -> dict[str, str]:
+        """Declared filters, plus ``archived`` for archivable models."""
+        out = dict(self.filters)
+        if self.has_archive:
+            out.setdefault("archived", "eq")
+        return out
+
+    @cached_property
+    def sort_fields(self) -> tuple[str, ...]:
+        return tuple(self.sort) or ("id",)
+
+    @cached_property
+    def list_columns(self) -> tuple[Column, ...]:
+        cols = [c if isinstance(c, Column) else Column(c) for c in self.columns]
+        if not cols:
+            names = [n for n in self.sort_fields if n != "id"][:4] or ["id"]
+            cols = [Column(n) for n in names]
+        return tuple(cols)
+
+    @cached_property
+    def form_sections(self) -> tuple[Section, ...]:
+        """The form as sections of :class:`FormField` (loose fields form an untitled section)."""
+        sections: list[Section] = []
+        loose: list[FormField] = []
+        for item in self.form or self._default_form():
+            if isinstance(item, Section):
+                if loose:
+                    sections.append(Section("", tuple(loose)))
+                    loose = []
+                sections.append(Section(item.title, tuple(_form_field(f) for f in item.fields)))
+            else:
+                loose.append(_form_field(item))
+        if loose:
+            sections.append(Section("", tuple(loose)))
+        return tuple(sections)
+
+    @property
+    def form_fields(self) -> list[FormField]:
+        return [f for s in self.form_sections for f in s.fields]  # type: ignore[misc]
+
+    def _default_form(self) -> list[str]:
+        child_names = {c.name for c in self.children}
+        return [
+            name
+            for name, f in self.schema_instance.load_fields.items()
+            if name not in child_names and not isinstance(f, fields.Nested | fields.List)
+        ]
+
+    def action(self, name: str) -> Action | None:
+        return next((a for a in self.actions if a.name == name), None)
+
+    def action_permission(self, action: Action) -> str:
+        return action.permission or f"{self.permission}.{action.name}"
+
+    def can(self, operation: str) -> bool:
+        return operation in self.operations
+
+    def record_title(self, record: Any) -> str:
+        attr = self.title_field
+        if attr is None:
+            attr = next(
+                (n for n in ("name", "title", "label", "number", "code") if n in self.mapper.attrs),
+                None,
+            )
+        value = getattr(record, attr, None) if attr else None
+        return str(value) if value not in (None, "") else f"{self.singular} #{record.id}"
+
+    def child_model(self, child: Child) -> type:
+        return self.mapper.relationships[child.name].mapper.class_
+
+    # ------------------------------------------------------------------ validation
+
+    def check(self) -> None:
+        """Fail early, naming the resource and the field, when the declaration is wrong."""
+        where = f"resource '{self.name}'"
+        if not NAME_RE.match(self.name):
+            raise ResourceError(f"{where}: name must be lower-case letters, digits and '-'")
+        if not isinstance(self.schema, type) or not issubclass(self.schema, Schema):
+            raise ResourceError(f"{where}: schema must be a marshmallow Schema class")
+        if self.permission.count(".") != 1:
+            raise ResourceError(f"{where}: permission must look like '<addon>.<resource>'")
+        if "id" not in self.mapper.columns:
+            raise ResourceError(f"{where}: the model needs an integer 'id' primary key")
+        for name, kind in self.all_filters.items():
+            if kind not in FILTER_KINDS:
+                raise ResourceError(
+                    f"{where}: filter '{name}' has kind '{kind}'; use one of {FILTER_KINDS}"
+                )
+            self._column(name, "filters")
+        for name in self.sort_fields:
+            self._column(name, "sort")
+        self._column(self.default_sort.lstrip("-"), "default_sort")
+        for name in self.search:
+            self._search_path(name)
+        for col in self.list_columns:
+            self._path(col.name, "columns")
+        schema_fields = self.schema_instance.fields
+        for f in self.form_fields:
+            if f.name not in schema_fields:
+                raise ResourceError(
+                    f"{where}: form field '{f.name}' is not a field of {self.schema.__name__}"
+                )
+        for child in self.children:
+            rel = self.mapper.relationships.get(child.name)
+            if rel is None or not rel.uselist:
+                raise ResourceError(
+                    f"{where}: child '{child.name}' is not a one-to-many relationship of {self.model.__name__}"
+                )
+            if child.name not in schema_fields:
+                raise ResourceError(
+                    f"{where}: child '{child.name}' must be a Nested field of {self.schema.__name__}"
+                )
+            child_fields = child.schema().fields
+            for c in child.columns:
+                cname = c.name if isinstance(c, FormField) else c
+                if cname not in child_fields:
+                    raise ResourceError(
+                        f"{where}: child column '{child.name}.{cname}' is not in {child.schema.__name__}"
+                    )
+        for name in self.eager:
+            self._path(name, "eager", relationship=True)
+        seen: set[str] = set()
+        for action in self.actions:
+            if (
+                not ACTION_RE.match(action.name)
+                or action.name in RESERVED_ACTIONS
+                or action.name in seen
+            ):
+                raise ResourceError(
+                    f"{where}: action name '{action.name}' is invalid, reserved or repeated"
+                )
+            seen.add(action.name)
+        for op in self.operations:
+            if op not in ("create", "update", "delete", "import"):
+                raise ResourceError(f"{where}: unknown operation '{op}'")
+
+    def _column(self, name: str, what: str) -> ColumnProperty:
+        prop = self.mapper.attrs.get(name)
+        if not isinstance(prop, ColumnProperty):
+            columns = ", ".join(sorted(self.mapper.columns.keys()))
+            raise ResourceError(
+                f"resource '{self.name}': {what} field '{name}' is not a column of {self.model.__name__} ({columns})"
+            )
+        return prop
+
+    def _path(self, path: str, what: str, relationship: bool = False) -> None:
+        mapper = self.mapper
+        parts = path.split(".")
+        for i, part in enumerate(parts):
+            prop = mapper.attrs.get(part)
+            last = i == len(parts) - 1
+            if prop is None or (not last and not isinstance(prop, RelationshipProperty)):
+                raise ResourceError(
+                    f"resource '{self.name}': {what} '{path}' does not name an attribute of {self.model.__name__}"
+                )
+            if last and relationship and not isinstance(prop, RelationshipProperty):
+                raise ResourceError(
+                    f"resource '{self.name}': {what} '{path}' is not a relationship"
+                )
+            if isinstance(prop, RelationshipProperty):
+                mapper = prop.mapper
+
+    def _search_path(self, path: str) -> None:
+        parts = path.split(".")
+        if len(parts) > 2:
+            raise ResourceError(
+                f"resource '{self.name}': search '{path}': at most one relation deep"
+            )
+        self._path(path, "search")
+
+
+def _form_field(item: str | FormField) -> FormField:
+    return item if isinstance(item, FormField) else FormField(item)

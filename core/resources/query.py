@@ -1,0 +1,437 @@
+"""List queries: filters, search, sort and pagination from query-string parameters (no Flask).
+
+A list request runs a fixed number of statements whatever the page size: one count, one
+select of the page, and one per declared collection (``selectinload``); many-to-one relations
+are joined into the page's select. Relations are found from the declaration (children,
+nested schema fields, dotted columns, ``eager``), so a new column in a schema does not quietly
+add a query per row.
+
+Parameters: ``limit`` (default 50, at most 500), ``offset``, ``q`` (every word must match one
+of the search fields), ``sort=-price,name``, and filters on declared fields:
+``field=value``, ``field__in=a,b``, ``field__gte`` / ``field__lte`` (range filters: numbers
+and dates), ``field__contains`` (text filters), ``field__isnull=true`` (nullable fields).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import Schema, fields
+from sqlalchemy import ColumnElement, Select, String, cast, false, func, or_, select
+from sqlalchemy.orm import Mapper, joinedload, selectinload
+from sqlalchemy.orm.strategy_options import _AbstractLoad
+from sqlalchemy.types import TypeDecorator
+
+from core.resources.declaration import RESERVED_PARAMS, Resource
+from core.resources.validation import bad_text, column_value_error
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+MAX_IN_VALUES = 100
+MAX_TEXT = 200
+MAX_SEARCH_WORDS = 8
+OPERATORS = {"eq": ("", "in"), "range": ("", "in", "gte", "lte"), "text": ("", "in", "contains")}
+INT_RE = re.compile(r"^[+-]?\d{1,19}$")
+NUMBER_RE = re.compile(r"^[+-]?(\d{1,30}(\.\d{0,30})?|\.\d{1,30})$")
+TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+class QueryError(ValueError):
+    """A list request names an unknown parameter or gives a value of the wrong type (a 400)."""
+
+    def __init__(
+        self, message: str, errors: dict[str, list[str]] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(message)
+        self.message, self.errors, self.extra = message, errors or {}, extra
+
+
+@dataclass
+class ListParams:
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    q: str | None = None
+    sort: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
+    filters: list[tuple[str, str, Any]] = field(default_factory=list)  # (field, operator, value)
+    format: str = "json"
+
+
+@dataclass
+class DateOnly:
+    """A date given for a timestamp filter: it means the whole day (UTC)."""
+
+    day: date
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.day, time.min, tzinfo=UTC)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=1)
+
+
+# --------------------------------------------------------------------------- declaration helpers
+
+
+def filter_operators(resource: Resource, name: str) -> tuple[str, ...]:
+    ops = OPERATORS[resource.all_filters[name]]
+    if resource.mapper.columns[name].nullable:
+        ops = (*ops, "isnull")
+    return ops
+
+
+def filter_params(resource: Resource) -> list[str]:
+    """Every filter parameter a list accepts, e.g. ``price``, ``price__gte``."""
+    out: list[str] = []
+    for name in resource.all_filters:
+        out.extend(name if not op else f"{name}__{op}" for op in filter_operators(resource, name))
+    return out
+
+
+def column_python_type(resource: Resource, name: str) -> type:
+    column_type = resource.mapper.columns[name].type
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    try:
+        return column_type.python_type
+    except NotImplementedError:
+        return str
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _int_param(raw: str, name: str, low: int, high: int) -> int:
+    if not INT_RE.match(raw.strip()):
+        raise QueryError(f"'{name}' must be a whole number.", {name: ["Not a valid integer."]})
+    value = int(raw)
+    if not low <= value <= high:
+        raise QueryError(
+            f"'{name}' must be between {low} and {high}.",
+            {name: [f"Must be between {low} and {high}."]},
+        )
+    return value
+
+
+def coerce_value(resource: Resource, name: str, raw: str, param: str) -> Any:
+    """Turn a query-string value into the column's Python type, or raise ``QueryError``."""
+
+    def fail(message: str) -> QueryError:
+        return QueryError(f"Invalid value for '{param}': {message}", {param: [message]})
+
+    kind = column_python_type(resource, name)
+    text = raw.strip()
+    if kind is bool:
+        if text.lower() in TRUE:
+            return True
+        if text.lower() in FALSE:
+            return False
+        raise fail("expected true or false.")
+    if kind is int:
+        if not INT_RE.match(text):
+            raise fail("expected a whole number.")
+        value: Any = int(text)
+    elif kind in (Decimal, float):
+        if not NUMBER_RE.match(text):
+            raise fail("expected a number such as 12.50.")
+        try:
+            value = Decimal(text) if kind is Decimal else float(text)
+        except (InvalidOperation, ValueError):
+            raise fail("expected a number such as 12.50.") from None
+        return value
+    elif kind is datetime:
+        try:
+            if len(text) == 10:
+                return DateOnly(date.fromisoformat(text))
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise fail(
+                "expected an ISO 8601 date or date-time (2024-05-31 or 2024-05-31T12:00:00Z)."
+            ) from None
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    elif kind is date:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise fail("expected an ISO 8601 date (2024-05-31).") from None
+    elif isinstance(kind, type) and issubclass(kind, enum.Enum):
+        for member in kind:
+            if text in (member.name, str(member.value)):
+                return member
+        raise fail(f"expected one of {', '.join(str(m.value) for m in kind)}.")
+    else:
+        if bad_text(raw) or len(raw) > MAX_TEXT:
+            raise fail(f"text must be valid and at most {MAX_TEXT} characters.")
+        return raw
+    problem = column_value_error(resource.mapper.columns[name].type, value)
+    if problem:
+        raise fail(problem)
+    return value
+
+
+def _pairs(args: Any) -> Iterable[tuple[str, str]]:
+    if hasattr(args, "items") and hasattr(args, "getlist"):
+        return args.items(multi=True)
+    if hasattr(args, "items"):
+        return args.items()
+    return args
+
+
+def parse_list_params(resource: Resource, args: Any, *, allow_format: bool = True) -> ListParams:
+    """Read list parameters from a mapping / MultiDict / pairs; raise ``QueryError`` when wrong."""
+    params = ListParams()
+    allowed_filters = set(filter_params(resource))
+    seen: set[str] = set()
+    for key, raw in _pairs(args):
+        if bad_text(key) or bad_text(raw):
+            raise QueryError("The query string contains invalid characters.")
+        if key in seen:
+            raise QueryError(f"'{key}' is given more than once.", {key: ["Given more than once."]})
+        seen.add(key)
+        if key == "limit":
+            params.limit = _int_param(raw, "limit", 1, MAX_LIMIT)
+        elif key == "offset":
+            params.offset = _int_param(raw, "offset", 0, 2**31 - 1)
+        elif key == "q":
+            params.q = raw.strip()[:MAX_TEXT] or None
+        elif key == "sort":
+            params.sort = parse_sort(resource, raw)
+        elif key == "format" and allow_format:
+            if raw not in ("json", "csv"):
+                raise QueryError(
+                    "'format' must be json or csv.", {"format": ["Must be json or csv."]}
+                )
+            params.format = raw
+        elif key in allowed_filters:
+            params.filters.append(_parse_filter(resource, key, raw))
+        else:
+            allowed = sorted(allowed_filters)
+            reserved = [p for p in RESERVED_PARAMS if allow_format or p != "format"]
+            raise QueryError(
+                f"Unknown filter '{key}'. Filters allowed here: {', '.join(allowed) or 'none'}; "
+                f"other parameters: {', '.join(reserved)}.",
+                {key: ["Unknown parameter."]},
+                allowed_filters=allowed,
+                allowed_parameters=reserved,
+            )
+    return params
+
+
+def _parse_filter(resource: Resource, key: str, raw: str) -> tuple[str, str, Any]:
+    name, _, op = key.partition("__")
+    if op == "in":
+        parts = [p for p in raw.split(",") if p.strip() != ""]
+        if not parts or len(parts) > MAX_IN_VALUES:
+            raise QueryError(
+                f"'{key}' takes 1 to {MAX_IN_VALUES} comma-separated values.",
+                {key: ["Give 1 to 100 values."]},
+            )
+        return name, op, [coerce_value(resource, name, p, key) for p in parts]
+    if op == "isnull":
+        text = raw.strip().lower()
+        if text not in TRUE | FALSE:
+            raise QueryError(f"'{key}' must be true or false.", {key: ["Expected true or false."]})
+        return name, op, text in TRUE
+    if op == "contains":
+        if bad_text(raw) or len(raw) > MAX_TEXT:
+            raise QueryError(f"'{key}' is too long.", {key: [f"At most {MAX_TEXT} characters."]})
+        return name, op, raw
+    return name, op, coerce_value(resource, name, raw, key)
+
+
+def parse_sort(resource: Resource, raw: str) -> list[tuple[str, bool]]:
+    out: list[tuple[str, bool]] = []
+    for item in (p.strip() for p in raw.split(",")):
+        if not item:
+            continue
+        desc = item.startswith("-")
+        name = item.lstrip("-+")
+        if name not in resource.sort_fields:
+            allowed = list(resource.sort_fields)
+            raise QueryError(
+                f"Cannot sort on '{name}'. Sortable fields: {', '.join(allowed)} (prefix '-' for descending).",
+                {"sort": [f"Unknown sort field '{name}'."]},
+                allowed_sort=allowed,
+            )
+        out.append((name, desc))
+    return out
+
+
+# --------------------------------------------------------------------------- statements
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filter_clause(resource: Resource, name: str, op: str, value: Any) -> ColumnElement[bool]:
+    col = getattr(resource.model, name)
+    if op == "isnull":
+        return col.is_(None) if value else col.is_not(None)
+    if op == "contains":
+        return col.ilike(f"%{escape_like(value)}%", escape="\\")
+    if op == "in":
+        clauses = [_filter_clause(resource, name, "", v) for v in value]
+        if not any(isinstance(v, DateOnly) for v in value):
+            return col.in_(value)
+        return or_(*clauses)
+    if isinstance(value, DateOnly):
+        if op == "gte":
+            return col >= value.start
+        if op == "lte":
+            return col < value.end
+        return (col >= value.start) & (col < value.end)
+    if op == "gte":
+        return col >= value
+    if op == "lte":
+        return col <= value
+    return col == value
+
+
+def _search_clause(resource: Resource, word: str) -> ColumnElement[bool]:
+    pattern = f"%{escape_like(word)}%"
+    options = []
+    for path in resource.search:
+        if "." in path:
+            rel_name, attr = path.split(".")
+            rel = getattr(resource.model, rel_name)
+            target = resource.mapper.relationships[rel_name].mapper.class_
+            cond = _like(getattr(target, attr), pattern)
+            options.append(
+                rel.any(cond) if resource.mapper.relationships[rel_name].uselist else rel.has(cond)
+            )
+        else:
+            options.append(_like(getattr(resource.model, path), pattern))
+    return or_(*options) if options else false()
+
+
+def _like(col: Any, pattern: str) -> ColumnElement[bool]:
+    if not isinstance(col.type, String):
+        col = cast(col, String)
+    return col.ilike(pattern, escape="\\")
+
+
+def list_statement(resource: Resource, params: ListParams) -> Select:
+    """The filtered, searched select of the resource's model (no order, no page, no options)."""
+    stmt = select(resource.model)
+    filtered = set()
+    for name, op, value in params.filters:
+        stmt = stmt.where(_filter_clause(resource, name, op, value))
+        filtered.add(name)
+    if resource.has_archive and "archived" not in filtered:
+        stmt = stmt.where(resource.model.archived.is_(False))
+    if params.q:
+        for word in params.q.split()[:MAX_SEARCH_WORDS]:
+            stmt = stmt.where(_search_clause(resource, word))
+    return stmt
+
+
+def order_by(resource: Resource, params: ListParams) -> list[Any]:
+    sort = params.sort or parse_sort(resource, resource.default_sort)
+    out = []
+    for name, desc in sort:
+        col = getattr(resource.model, name)
+        out.append((col.desc() if desc else col.asc()).nulls_last())
+    if "id" not in {n for n, _ in sort}:
+        out.append(resource.model.id.desc() if sort and sort[0][1] else resource.model.id.asc())
+    return out
+
+
+@dataclass
+class ListResult:
+    items: list[Any]
+    total: int
+    limit: int
+    offset: int
+
+
+def run_list(session: Any, resource: Resource, params: ListParams) -> ListResult:
+    """One page of records and the total count, with declared relations loaded."""
+    base = list_statement(resource, params)
+    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
+    items: list[Any] = []
+    if total > params.offset:
+        stmt = (
+            base.order_by(*order_by(resource, params))
+            .limit(params.limit)
+            .offset(params.offset)
+            .options(*eager_options(resource))
+        )
+        items = list(session.scalars(stmt).unique().all())
+    return ListResult(items, total, params.limit, params.offset)
+
+
+def iter_records(
+    session: Any, resource: Resource, params: ListParams, batch: int = 500
+) -> Iterator[Any]:
+    """Every matching record in list order, fetched in batches (CSV export)."""
+    stmt = (
+        list_statement(resource, params)
+        .order_by(*order_by(resource, params))
+        .options(*eager_options(resource, detail=True))
+        .execution_options(yield_per=batch)
+    )
+    yield from session.scalars(stmt)
+
+
+# --------------------------------------------------------------------------- eager loading
+
+
+def _schema_paths(schema: Schema, mapper: Mapper, prefix: str = "", depth: int = 0) -> set[str]:
+    """Relationship paths a schema's nested fields walk through."""
+    paths: set[str] = set()
+    if depth > 4:
+        return paths
+    for name, f in schema.dump_fields.items():
+        inner = f.inner if isinstance(f, fields.List) else f
+        attr = f.attribute or name
+        rel = mapper.relationships.get(attr)
+        if rel is None:
+            continue
+        path = f"{prefix}{attr}"
+        paths.add(path)
+        if isinstance(inner, fields.Nested) and isinstance(inner.schema, Schema):
+            paths |= _schema_paths(inner.schema, rel.mapper, path + ".", depth + 1)
+    return paths
+
+
+@functools.cache
+def _eager_paths(resource: Resource, detail: bool) -> tuple[str, ...]:
+    schema = resource.schema_instance if detail else resource.list_schema_instance
+    paths = (
+        set(resource.eager) | {c.name for c in resource.children} if detail else set(resource.eager)
+    )
+    paths |= _schema_paths(schema, resource.mapper)
+    for col in resource.list_columns:
+        if "." in col.name:
+            paths.add(col.name.rsplit(".", 1)[0])
+    # Keep the longest paths; loading "a.b" loads "a" too.
+    return tuple(sorted(p for p in paths if not any(o.startswith(p + ".") for o in paths)))
+
+
+@functools.cache
+def eager_options(resource: Resource, detail: bool = False) -> tuple[_AbstractLoad, ...]:
+    """Loader options: ``selectinload`` for collections, ``joinedload`` for single objects."""
+    options = []
+    for path in _eager_paths(resource, detail):
+        mapper: Mapper = resource.mapper
+        loader: Any = None
+        for part in path.split("."):
+            rel = mapper.relationships.get(part)
+            if rel is None:
+                break
+            attr = getattr(mapper.class_, part)
+            strategy = selectinload if rel.uselist else joinedload
+            loader = strategy(attr) if loader is None else getattr(loader, strategy.__name__)(attr)
+            mapper = rel.mapper
+        if loader is not None:
+            options.append(loader)
+    return tuple(options)

@@ -1,0 +1,240 @@
+"""Input validation shared by the API, the pages and CSV import (no Flask here).
+
+The schema says what a client may send; the database says what it can store. Both are checked
+before anything is flushed, so that bad input is always a 422 with per-field messages and never
+a database error: text with NUL bytes or lone surrogates (PostgreSQL and UTF-8 refuse them),
+strings longer than the column, integers outside the column's range, amounts with more digits
+or decimals than ``Numeric(p, s)`` holds. SQLite would silently accept most of these; checking
+here gives the same answer on every backend.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+from sqlalchemy import BigInteger, Float, Integer, Numeric, SmallInteger, String
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from core.resources.declaration import Resource
+
+MAX_DEPTH = 32
+BAD_TEXT = "Text may not contain NUL characters or invalid Unicode."
+
+
+class ValidationFailed(Exception):
+    """The input does not satisfy the schema or the columns: ``errors`` is {field: [messages]}."""
+
+    def __init__(self, errors: Mapping[str, Any], message: str = "The data is not valid.") -> None:
+        super().__init__(message)
+        self.errors = dict(errors)
+        self.message = message
+
+
+def bad_text(value: str) -> bool:
+    """True when ``value`` cannot be stored as text: a NUL byte or a lone surrogate."""
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether a decoded JSON document nests deeper than ``limit`` (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def text_errors(payload: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Fields (top-level keys) whose value holds unstorable text anywhere inside it."""
+    errors: dict[str, list[str]] = {}
+    for key, value in payload.items():
+        if not isinstance(key, str) or bad_text(key):
+            errors.setdefault("_schema", []).append("A field name contains invalid characters.")
+            continue
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                if bad_text(item):
+                    errors[key] = [BAD_TEXT]
+                    break
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+                if any(isinstance(k, str) and bad_text(k) for k in item):
+                    errors[key] = [BAD_TEXT]
+                    break
+            elif isinstance(item, list):
+                stack.extend(item)
+    return errors
+
+
+def _base_type(column_type: TypeEngine) -> TypeEngine:
+    return column_type.impl if isinstance(column_type, TypeDecorator) else column_type  # type: ignore[return-value]
+
+
+def column_value_error(column_type: TypeEngine, value: Any) -> str | None:
+    """Why ``value`` cannot be stored in a column of this type, or None when it can."""
+    if value is None:
+        return None
+    t = _base_type(column_type)
+    if isinstance(value, str):
+        if bad_text(value):
+            return BAD_TEXT
+        length = getattr(t, "length", None)
+        if isinstance(t, String) and length and len(value) > length:
+            return f"At most {length} characters."
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(t, Integer) and isinstance(value, int):
+        bits = 63 if isinstance(t, BigInteger) else 15 if isinstance(t, SmallInteger) else 31
+        if not -(2**bits) <= value < 2**bits:
+            return f"Must be between {-(2**bits)} and {2**bits - 1}."
+        return None
+    if isinstance(t, Float) or isinstance(value, float):
+        try:
+            if not math.isfinite(float(value)):
+                return "Must be a finite number."
+        except (OverflowError, ValueError):
+            return "Must be a finite number."
+        return None
+    if isinstance(t, Numeric) and isinstance(value, Decimal | int):
+        return _numeric_error(t, Decimal(value))
+    return None
+
+
+def _numeric_error(t: Numeric, value: Decimal) -> str | None:
+    if not value.is_finite():
+        return "Must be a finite number."
+    precision, scale = t.precision, t.scale or 0
+    if precision is None:
+        return None
+    try:
+        _sign, _digits, exponent = value.normalize().as_tuple()
+    except InvalidOperation:
+        return "Not a valid number."
+    assert isinstance(exponent, int)
+    if exponent < 0 and -exponent > scale:
+        return f"At most {scale} decimal places." if scale else "Must be a whole number."
+    if abs(value) >= Decimal(10) ** (precision - scale):
+        return f"Too large: at most {precision - scale} digits before the decimal point."
+    return None
+
+
+def column_errors(model: type, data: dict[str, Any]) -> dict[str, list[str]]:
+    """Per-field errors for loaded values that the model's columns cannot store.
+
+    Amounts that fit are brought to the column's scale (``20`` -> ``20.00``), so that what the
+    session holds, what the audit trail records and what the database returns agree.
+    """
+    columns = sa_inspect(model).columns
+    errors: dict[str, list[str]] = {}
+    for key, value in data.items():
+        column = columns.get(key)
+        if column is None:
+            continue
+        problem = column_value_error(column.type, value)
+        if problem:
+            errors[key] = [problem]
+            continue
+        t = _base_type(column.type)
+        if (
+            isinstance(value, Decimal)
+            and isinstance(t, Numeric)
+            and not isinstance(t, Float)
+            and t.scale is not None
+        ):
+            data[key] = value.quantize(Decimal(1).scaleb(-t.scale))
+    return errors
+
+
+def load_input(
+    resource: Resource,
+    payload: Any,
+    *,
+    partial: bool = False,
+    schema: Schema | None = None,
+) -> dict[str, Any]:
+    """Validate a decoded document and return the loaded data, or raise ``ValidationFailed``.
+
+    ``partial`` is for updates: absent fields are left as they are, but fields that are sent
+    are validated as strictly as on create.
+    """
+    if not isinstance(payload, dict):
+        raise ValidationFailed({"_schema": ["Expected a JSON object."]})
+    schema = schema or resource.schema_instance
+    errors = text_errors(payload)
+    if errors:
+        raise ValidationFailed(errors)
+    # An update may leave fields out, but the lines it sends are whole lines.
+    partial_fields = tuple(schema.load_fields) if partial else False
+    try:
+        data = schema.load(payload, partial=partial_fields)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise ValidationFailed(messages) from None
+    if not isinstance(data, dict):
+        raise TypeError(
+            f"{type(schema).__name__}.load must return a dict (no post_load building objects)"
+        )
+    _assume_utc(data)
+    errors = column_errors(resource.model, data)
+    for child in resource.children:
+        rows = data.get(child.name)
+        if not isinstance(rows, list):
+            continue
+        for row in rows:
+            _assume_utc(row)
+        child_model = resource.child_model(child)
+        nested = {
+            i: e
+            for i, row in enumerate(rows)
+            if isinstance(row, dict) and (e := column_errors(child_model, row))
+        }
+        if nested:
+            errors[child.name] = nested  # type: ignore[assignment]
+    if errors:
+        raise ValidationFailed(errors)
+    return data
+
+
+def _assume_utc(data: Any) -> None:
+    """Timestamps without an offset are UTC (the API's convention); columns store aware values."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(value, datetime) and value.tzinfo is None:
+                data[key] = value.replace(tzinfo=UTC)
+
+
+def load_payload(schema: Schema, payload: Any) -> dict[str, Any]:
+    """Validate an action's payload (no model behind it): schema and text checks only."""
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise ValidationFailed({"_schema": ["Expected a JSON object."]})
+    errors = text_errors(payload)
+    if errors:
+        raise ValidationFailed(errors)
+    try:
+        data = schema.load(payload)
+        _assume_utc(data)
+        return data
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise ValidationFailed(messages) from None
