@@ -33,7 +33,9 @@ class Mosaic:
             **os.environ,
             "MOSAIC_DATABASE_URL": self.url,
             "MOSAIC_INSTANCE_PATH": str(self.instance),
-            "MOSAIC_ADDONS_PATH": os.pathsep.join(str(p) for p in (addons if addons is not None else [V1, BROKEN])),
+            "MOSAIC_ADDONS_PATH": os.pathsep.join(
+                str(p) for p in (addons if addons is not None else [V1, BROKEN])
+            ),
             "MOSAIC_TEST_WOBBLY_FAIL": "none",
             **(env or {}),
         }
@@ -196,7 +198,10 @@ def test_every_shipped_addon_through_the_cli(mosaic):
     mosaic("addons", "uninstall", *shipped, "--cascade", "--yes", addons=[])
     assert table_names(db) == before
     mosaic("addons", "install", *shipped, addons=[])
-    states = {a["name"]: a["state"] for a in json.loads(mosaic("addons", "list", "--json", addons=[]).stdout)}
+    states = {
+        a["name"]: a["state"]
+        for a in json.loads(mosaic("addons", "list", "--json", addons=[]).stdout)
+    }
     assert set(states.values()) == {"installed"}
     db.dispose()
 
