@@ -34,8 +34,26 @@ from core.problems import Problem
 LOGIN_FAILED = "Invalid e-mail or password (or the account is temporarily locked)."
 
 
+def _db():
+    return current_app.extensions["mosaic"].db
+
+
 def _session():
-    return current_app.extensions["mosaic"].db.session
+    return _db().session
+
+
+def login_tokens(email: str, password: str, policy: LoginPolicy) -> tokens.IssuedTokens | None:
+    """Check the credentials and issue tokens, in a transaction of its own.
+
+    Its own transaction (retried on lock conflicts by ``Database.run_in_transaction``) so
+    that a failed attempt is counted even though the request is refused.
+    """
+
+    def work(session: Any) -> tokens.IssuedTokens | None:
+        user = authenticate(session, email, password, policy)
+        return tokens.issue_tokens(user) if user is not None else None
+
+    return _db().run_in_transaction(work)
 
 
 def _json_body(*required: str) -> dict[str, Any]:
@@ -78,54 +96,54 @@ def build_api_blueprint(limiter: Limiter, settings: Settings) -> Blueprint:
     @login_limit(limiter, settings)
     def login() -> Any:
         body = _json_body("email", "password")
-        session = _session()
-        user = authenticate(session, body["email"], body["password"], policy)
-        session.commit()  # the failure count must stick even though we refuse
-        if user is None:
+        issued = login_tokens(body["email"], body["password"], policy)
+        if issued is None:
             mark_login_failed()
             raise Problem(401, LOGIN_FAILED, title="Unauthorized")
-        issued = tokens.issue_tokens(user)
-        session.commit()
         return jsonify(issued.as_dict())
 
     @bp.post("/refresh")
     @public_endpoint
     def refresh() -> Any:
         body = _json_body("refresh_token")
-        session = _session()
-        try:
-            _user, issued = tokens.rotate(session, body["refresh_token"])
-        except tokens.TokenError as exc:
-            session.commit()  # a replay revokes the family: keep that
-            current_app.logger.info("refresh refused: %s", exc.reason)
+        token = body["refresh_token"]
+        # committed even when refused: a replay revokes the whole family
+        rotation = _db().run_in_transaction(lambda session: tokens.rotate(session, token))
+        if rotation.issued is None:
+            current_app.logger.info("refresh refused: %s", rotation.reason)
             raise Problem(
                 401, "The refresh token is invalid, expired or revoked.", title="Unauthorized"
-            ) from None
-        session.commit()
-        return jsonify(issued.as_dict())
+            )
+        return jsonify(rotation.issued.as_dict())
 
     @bp.post("/logout")
     @public_endpoint
     def logout() -> Any:
         """Revoke the login (every token of its family); works with the access or refresh token."""
-        session = _session()
         claims = g.mosaic_token_claims
         body = request.get_json(silent=True)
         given = body.get("refresh_token") if isinstance(body, dict) else None
-        if isinstance(given, str) and given:
-            try:
-                _user, refresh_claims = tokens.verify(session, given, tokens.REFRESH)
-                if claims is None or refresh_claims["sub"] == claims["sub"]:
+
+        def work(session: Any) -> bool:
+            found = claims
+            if isinstance(given, str) and given:
+                try:
+                    _user, refresh_claims = tokens.verify(session, given, tokens.REFRESH)
+                except tokens.TokenError:
+                    refresh_claims = None
+                if refresh_claims is not None and (
+                    found is None or refresh_claims["sub"] == found["sub"]
+                ):
                     tokens.revoke_family(session, refresh_claims)
-                    claims = claims or refresh_claims
-            except tokens.TokenError:
-                pass
-        if claims is None and g.mosaic_auth_method != "api-token":
+                    found = found or refresh_claims
+            if found is None:
+                return False
+            tokens.revoke_family(session, found)
+            purge_expired_revocations(session)
+            return True
+
+        if not _db().run_in_transaction(work) and g.mosaic_auth_method != "api-token":
             raise Problem(401, "Authentication is required.", title="Unauthorized")
-        if claims is not None:
-            tokens.revoke_family(session, claims)
-        purge_expired_revocations(session)
-        session.commit()
         return "", 204
 
     @bp.get("/me")

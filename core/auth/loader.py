@@ -91,7 +91,18 @@ def load_identity() -> None:
     _reset_g()
     if request.endpoint == "static":
         return
-    session = _session()
+    session = _session()()  # the request's Session itself, not the scoped proxy
+    try:
+        _load(session)
+    finally:
+        # End the identity reads' transaction: the view starts its own, so a SQLite reader
+        # never has to upgrade a stale snapshot to write, and writes done in a separate
+        # unit of work (login, refresh, logout) never nest inside it.
+        if session.in_transaction():
+            session.commit()
+
+
+def _load(session: Session) -> None:
     header = request.headers.get("Authorization")
     if header is not None:
         found = _from_authorization(session, header)

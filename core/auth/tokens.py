@@ -166,11 +166,20 @@ def revoke_family(session: Session, claims: dict[str, Any]) -> None:
     revoke_jti(session, family_key(str(claims["fam"])), int(claims["sub"]), _now() + refresh_life)
 
 
-def rotate(session: Session, encoded_refresh: str) -> tuple[User, IssuedTokens]:
+@dataclass(frozen=True)
+class Rotation:
+    """The outcome of presenting a refresh token: new tokens, or why not (for logs)."""
+
+    issued: IssuedTokens | None
+    reason: str = ""
+
+
+def rotate(session: Session, encoded_refresh: str) -> Rotation:
     """Use a refresh token once: it is revoked and a new pair of the same family issued.
 
     A refresh token that was already used is a sign of theft (the thief or the owner is
-    replaying it): the whole family is revoked, so both lose the session.
+    replaying it): the whole family is revoked, so both lose the session. Failures are
+    returned, not raised, so that the caller commits that revocation.
     """
     try:
         user, claims = verify(session, encoded_refresh, REFRESH)
@@ -178,8 +187,8 @@ def rotate(session: Session, encoded_refresh: str) -> tuple[User, IssuedTokens]:
         if exc.reason == "revoked":
             with contextlib.suppress(TokenError):
                 revoke_family(session, decode(encoded_refresh, REFRESH))
-        raise
+        return Rotation(None, exc.reason)
     if not revoke_jti(session, str(claims["jti"]), user.id, expires_at(claims)):
         revoke_family(session, claims)
-        raise TokenError("refresh token replayed")
-    return user, issue_tokens(user, family=str(claims["fam"]))
+        return Rotation(None, "refresh token replayed")
+    return Rotation(issue_tokens(user, family=str(claims["fam"])))

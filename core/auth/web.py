@@ -27,10 +27,11 @@ from flask_limiter import Limiter
 
 from core.access import current_user, login_required
 from core.auth import csrf, tokens
+from core.auth.api import login_tokens
 from core.auth.loader import clear_auth_cookies, set_auth_cookies
 from core.auth.ratelimit import login_limit, mark_login_failed
 from core.config import Settings
-from core.identity import IdentityError, LoginPolicy, authenticate, switch_company
+from core.identity import IdentityError, LoginPolicy, switch_company
 
 LOGIN_FAILED = "Invalid e-mail or password (or the account is temporarily locked)."
 
@@ -67,15 +68,11 @@ def build_web_blueprint(limiter: Limiter, settings: Settings) -> Blueprint:
             return render_template("core/login.html", next=next_url, email="")
         email = request.form.get("email", "")[:254]
         password = request.form.get("password", "")[:1024]
-        session = _session()
-        user = authenticate(session, email, password, policy)
-        session.commit()
-        if user is None:
+        issued = login_tokens(email, password, policy)
+        if issued is None:
             mark_login_failed()
             flash(LOGIN_FAILED, "error")
             return render_template("core/login.html", next=next_url, email=email), 200
-        issued = tokens.issue_tokens(user)
-        session.commit()
         flask_session.clear()  # new CSRF token and nothing left from before the login
         response = make_response(redirect(next_url))
         set_auth_cookies(response, issued)
@@ -87,11 +84,10 @@ def build_web_blueprint(limiter: Limiter, settings: Settings) -> Blueprint:
             if current_user() is None:
                 return redirect(url_for("auth_web.login"))
             return render_template("core/logout.html")
-        session = _session()
         claims = g.get("mosaic_token_claims")
         if claims is not None:
-            tokens.revoke_family(session, claims)
-            session.commit()
+            db = current_app.extensions["mosaic"].db
+            db.run_in_transaction(lambda session: tokens.revoke_family(session, claims))
         g.mosaic_logged_out = True
         flask_session.clear()
         csrf.rotate()

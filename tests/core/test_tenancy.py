@@ -511,3 +511,43 @@ def test_anonymous_gets_401_on_every_verb(probe, world):
     for method, url in [("GET", "/api/v1/probe/gadgets"), ("GET", target), ("POST", "/api/v1/probe/gadgets"),
                         ("PATCH", target), ("DELETE", target)]:  # fmt: skip
         assert probe.open(url, method=method, json={}).status_code == 401
+
+
+# --------------------------------------------------------------------------- generated resource
+
+GADGETS = "/api/v1/testkit/gadgets/"
+
+
+def test_generated_resource_never_crosses_companies(client, world, db_session):
+    """The same attacks through the real generated REST resource and pages."""
+    Gadget, _ = models()
+    carol_a = headers_for(client, "carol", world.company_a)  # manager: every permission
+    other = world.gadgets["b"]
+    listed = client.get(GADGETS, headers=carol_a).get_json()
+    assert [i["id"] for i in listed["items"]] == [world.gadgets["a"]] and listed["total"] == 1
+    assert client.get(f"{GADGETS}?q=Beta", headers=carol_a).get_json()["total"] == 0
+    assert client.get(f"{GADGETS}{other}", headers=carol_a).status_code == 404
+    assert client.get(f"{GADGETS}{other}/history", headers=carol_a).status_code == 404
+    patch = client.patch(f"{GADGETS}{other}", headers=carol_a, json={"name": "pwned", "version": 1})
+    assert patch.status_code == 404
+    assert client.post(f"{GADGETS}{other}/polish", headers=carol_a, json={}).status_code == 404
+    assert client.post(f"{GADGETS}{other}/archive", headers=carol_a, json={}).status_code == 404
+    assert client.delete(f"{GADGETS}{other}", headers=carol_a).status_code == 404
+    export = client.get("/testkit/gadgets/export.csv", headers=carol_a)
+    assert export.status_code == 200
+    assert "Alpha gadget" in export.get_data(as_text=True)
+    assert "Beta gadget" not in export.get_data(as_text=True)
+    created = client.post(GADGETS, headers=carol_a, json={"name": "made in A", "price": "1.00"})
+    assert created.status_code == 201
+    imported = client.post(
+        f"{GADGETS}import", headers=carol_a | {"Content-Type": "text/csv"},
+        data="name,price\nimported,2.00\n",
+    )  # fmt: skip
+    assert imported.status_code in (200, 201), imported.get_json()
+    with unscoped():
+        db_session.expire_all()
+        beta = db_session.get(Gadget, other)
+        assert beta.name == "Beta gadget" and not beta.archived
+        for name in ("made in A", "imported"):
+            row = db_session.scalar(select(Gadget).where(Gadget.name == name))
+            assert row.company_id == world.company_a and row.created_by_id == world.users["carol"]
