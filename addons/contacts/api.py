@@ -1,9 +1,266 @@
-"""REST routes of the contacts addon (wired to core.resources once it lands)."""
+"""The REST resources ``contacts`` and ``accounts``, declared once for the API, pages and CSV.
+
+``register(api, web)`` mounts what ``core.resources`` generates from the two declarations:
+``/api/v1/contacts/contacts/...`` and ``/api/v1/contacts/accounts/...`` (list with search,
+filters and sort, create, read, update, delete, history, CSV import/export), the matching
+pages under ``/contacts/...``, and two custom actions beside them: ``merge`` and ``forget``.
+
+Everything that decides something is in ``services``; this module only adapts it to the web:
+the plugin manager the merge needs, the ``?confirm_duplicate=1`` switch, and the 409 answer
+that lists the likely duplicates with links.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app, has_request_context, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-def register(bp: Any) -> None:
-    return None
+from addons.contacts import services
+from addons.contacts.models import Account, Contact, Tag
+from addons.contacts.schemas import (
+    AccountListSchema,
+    AccountSchema,
+    AddressSchema,
+    ContactListSchema,
+    ContactSchema,
+    MergeSchema,
+    TagSchema,
+)
+from core.models import User
+from core.problems import Problem
+from core.resources import Action, Child, Column, FormField, Resource, Section, register_resource
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+ADDRESS_COLUMNS = (
+    "kind",
+    "street1",
+    "street2",
+    "postal_code",
+    "city",
+    "region",
+    "country",
+    "is_default",
+)
+
+
+# --------------------------------------------------------------------------- adapters
+
+
+def _plugin_manager() -> Any:
+    """The app's plugin manager: a merge must reach every addon that refers to contacts."""
+    return current_app.extensions["mosaic"].pm
+
+
+def _confirmed() -> bool:
+    """``?confirm_duplicate=1`` on the request (the body flag is read by the service)."""
+    return has_request_context() and request.args.get("confirm_duplicate", "").lower() in TRUE
+
+
+def _with_candidates(kind: str, create: Any) -> Any:
+    """Create through ``create``; on the API a likely duplicate is a 409 listing the candidates.
+
+    Pages and imports get the plain ``DuplicateError`` (a form error next to the "create it
+    anyway" box, a row error in the import report).
+    """
+
+    def run(session: Session, data: dict[str, Any]) -> Any:
+        try:
+            return create(session, data, confirm_duplicate=_confirmed())
+        except services.DuplicateError as exc:
+            if not (has_request_context() and request.path.startswith("/api/")):
+                raise
+            endpoint = f"{request.blueprint}.{kind}s_get"
+            candidates = [
+                {**c.as_dict(), "url": url_for(endpoint, record_id=c.id)} for c in exc.candidates
+            ]
+            raise Problem(
+                409, exc.message, title="Possible duplicate", candidates=candidates,
+                hint="Send it again with ?confirm_duplicate=1 (or confirm_duplicate: true) to create it anyway.",
+            ) from None  # fmt: skip
+
+    return run
+
+
+def _merge(kind: str) -> Any:
+    model = services.MODELS[kind]
+    merge = services.merge_contacts if kind == "contact" else services.merge_accounts
+
+    def handler(session: Session, target: Any, source_id: int) -> Any:
+        source = session.get(model, source_id)  # company-scoped: another company's is "no such"
+        if source is None:
+            raise services.InvalidData({"source_id": [f"No {kind} #{source_id}."]})
+        merge(session, source, target, pm=_plugin_manager())
+        return target
+
+    return handler
+
+
+def _forget(session: Session, contact: Contact) -> Contact:
+    return services.forget_contact(session, contact, pm=_plugin_manager())
+
+
+def _users(session: Session) -> list[tuple[int, str]]:
+    rows = session.execute(
+        select(User.id, User.name, User.email).where(User.active.is_(True)).order_by(User.name)
+    )
+    return [(row.id, row.name or row.email) for row in rows]
+
+
+# --------------------------------------------------------------------------- declarations
+
+contacts = Resource(
+    name="contacts",
+    model=Contact,
+    schema=ContactSchema,
+    list_schema=ContactListSchema,
+    permission="contacts.contact",
+    label="Contact",
+    description="People, usually working at an account. Addresses are nested.",
+    title_field="name",
+    search=["first_name", "last_name", "email", "phone", "mobile", "account.name"],
+    filters={"owner_id": "eq", "account_id": "eq", "language": "eq", "created_at": "range"},
+    sort=["last_name", "first_name", "email", "created_at", "updated_at", "id"],
+    default_sort="last_name",
+    columns=[
+        Column("last_name"),
+        Column("first_name"),
+        Column("account.name", "Account"),
+        "email",
+        "phone",
+        "mobile",
+    ],
+    form=[
+        Section("Person", ["first_name", "last_name", "title", "language"]),
+        Section(
+            "Reach",
+            [
+                FormField("email", widget="email"),
+                FormField("phone", widget="tel"),
+                FormField("mobile", widget="tel"),
+            ],
+        ),
+        Section(
+            "Organisation",
+            [
+                FormField("account_name", "Account", help="The account's name, as on its page."),
+                FormField("owner_id", "Owner", widget="select", choices=_users),
+                FormField("tags", help="Names separated by ';'. New names become new tags."),
+                "archived",
+                FormField("notes", widget="textarea"),
+            ],
+        ),
+        Section("", [FormField("confirm_duplicate", "Save even if it looks like a duplicate")]),
+    ],
+    children=[Child("addresses", AddressSchema, columns=ADDRESS_COLUMNS, extra_rows=1)],
+    actions=[
+        Action(
+            "merge",
+            _merge("contact"),
+            schema=MergeSchema,
+            label="Merge a duplicate into this one",
+            description="Merge contact `source_id` into this one; the source is deleted and "
+            "everything that referred to it refers to this one.",
+            confirm="The other contact will be deleted; its data and links move to this one.",
+        ),
+        Action(
+            "forget",
+            _forget,
+            label="Forget this person",
+            danger=True,
+            when=lambda contact: not contact.is_forgotten,
+            description="Erase the personal data on request (GDPR); the row and its links stay.",
+            confirm="Erase this person's name, e-mail, phones, notes and addresses for good?",
+        ),
+    ],
+    create=_with_candidates("contact", services.create_contact),
+    update=services.update_contact,
+    delete=services.delete_record,
+)
+
+accounts = Resource(
+    name="accounts",
+    model=Account,
+    schema=AccountSchema,
+    list_schema=AccountListSchema,
+    permission="contacts.account",
+    label="Account",
+    description="Organisations: customers, vendors, partners. Addresses are nested.",
+    search=["name", "legal_name", "email", "phone", "website"],
+    filters={
+        "owner_id": "eq",
+        "is_customer": "eq",
+        "is_vendor": "eq",
+        "industry": "text",
+        "size": "eq",
+        "parent_id": "eq",
+        "created_at": "range",
+    },
+    sort=["name", "industry", "created_at", "updated_at", "id"],
+    default_sort="name",
+    columns=["name", "industry", "email", "phone", Column("owner.name", "Owner")],
+    form=[
+        Section(
+            "Organisation",
+            [
+                "name",
+                "legal_name",
+                "tax_id",
+                FormField("website", widget="url"),
+                "industry",
+                "size",
+                "parent_id",
+            ],
+        ),
+        Section("Reach", [FormField("email", widget="email"), FormField("phone", widget="tel")]),
+        Section(
+            "Relationship",
+            [
+                "is_customer",
+                "is_vendor",
+                FormField("owner_id", "Owner", widget="select", choices=_users),
+                FormField("tags", help="Names separated by ';'. New names become new tags."),
+                "archived",
+                FormField("notes", widget="textarea"),
+            ],
+        ),
+        Section("", [FormField("confirm_duplicate", "Save even if it looks like a duplicate")]),
+    ],
+    children=[Child("addresses", AddressSchema, columns=ADDRESS_COLUMNS, extra_rows=1)],
+    actions=[
+        Action(
+            "merge",
+            _merge("account"),
+            schema=MergeSchema,
+            label="Merge a duplicate into this one",
+            description="Merge account `source_id` into this one: its contacts, sub-accounts, "
+            "addresses and tags move here and it is deleted.",
+            confirm="The other account will be deleted; its contacts and links move to this one.",
+        ),
+    ],
+    create=_with_candidates("account", services.create_account),
+    update=services.update_account,
+    delete=services.delete_record,
+)
+
+
+tags = Resource(
+    name="tags",
+    model=Tag,
+    schema=TagSchema,
+    permission="contacts.tag",
+    description="Labels shared by accounts and contacts; deleting one removes it from them.",
+    search=["name"],
+    sort=["name", "id"],
+    default_sort="name",
+    columns=["name", "color"],
+    operations=("create", "update", "delete"),
+)
+
+
+def register(api: Any, web: Any) -> None:
+    """Mount the generated endpoints and pages of the resources (called from ``hooks``)."""
+    for resource in (contacts, accounts, tags):
+        register_resource(api, web, resource)

@@ -523,3 +523,62 @@ def load_demo(
                 confirm_duplicate=True,
             )
         session.flush()
+
+
+# --------------------------------------------------------------------------- CSV files
+
+ACCOUNT_COLUMNS = (
+    "name", "legal_name", "tax_id", "website", "email", "phone", "industry", "size", "is_customer",
+    "is_vendor", "tags", "billing_street1", "billing_postal_code", "billing_city", "billing_region",
+    "billing_country",
+)  # fmt: skip
+CONTACT_COLUMNS = ("first_name", "last_name", "title", "email", "phone", "mobile", "language",
+                   "account_name", "tags")  # fmt: skip
+
+
+def account_csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A generated account as a line of an import file (billing address in flat columns)."""
+    billing = row["addresses"][0]
+    flat = {k: v for k, v in row.items() if k in ACCOUNT_COLUMNS}
+    flat.update(
+        {
+            f"billing_{k}": billing.get(k)
+            for k in ("street1", "postal_code", "city", "region", "country")
+        }
+    )
+    flat["tags"] = "; ".join(row["tags"])
+    return flat
+
+
+def contact_csv_row(row: dict[str, Any], accounts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A generated contact as a line of an import file (its account named, not numbered)."""
+    flat = {k: v for k, v in row.items() if k in CONTACT_COLUMNS}
+    flat["account_name"] = accounts[row["account"]]["name"] if row["account"] is not None else None
+    flat["tags"] = "; ".join(row["tags"])
+    return flat
+
+
+def write_csv(out: Any, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    import csv
+
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else str(row[k]).lower() if isinstance(row[k], bool) else row[k]
+                         for k in columns})  # fmt: skip
+
+
+def write_samples(
+    folder: Any, *, accounts: int = 10, contacts: int = 25, seed: int = DEFAULT_SEED
+) -> None:
+    """Write ``accounts.csv`` and ``contacts.csv`` (the samples in ``docs/samples``)."""
+    from pathlib import Path
+
+    generator = DemoGenerator(seed)
+    account_rows = generator.accounts(accounts)
+    contact_rows = generator.contacts(contacts, account_rows)
+    folder = Path(folder)
+    with open(folder / "accounts.csv", "w", encoding="utf-8", newline="") as out:
+        write_csv(out, ACCOUNT_COLUMNS, [account_csv_row(r) for r in account_rows])
+    with open(folder / "contacts.csv", "w", encoding="utf-8", newline="") as out:
+        write_csv(out, CONTACT_COLUMNS, [contact_csv_row(r, account_rows) for r in contact_rows])

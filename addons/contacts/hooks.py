@@ -16,7 +16,7 @@ def mosaic_register_routes(api: Any, web: Any) -> None:
     from addons.contacts import api as rest
     from addons.contacts import views
 
-    rest.register(api)
+    rest.register(api, web)
     views.register(web)
 
 

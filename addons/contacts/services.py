@@ -49,6 +49,7 @@ from addons.contacts.models import (
 from core import audit  # importing it installs the listeners that record every change
 from core.db import utcnow
 from core.models import AuditLog, User
+from core.resources.declaration import BusinessError
 from core.tenancy import current_scope
 
 Kind = Literal["contact", "account"]
@@ -72,19 +73,17 @@ MIN_PHONE_DIGITS_FOR_MATCH = 6
 # =========================================================================== errors
 
 
-class ContactsError(Exception):
+class ContactsError(BusinessError):
     """A business rule refused the operation; ``message`` is meant for the user.
 
-    ``status`` is the HTTP status the API answers with; ``errors`` ({field: [messages]})
-    says which fields are wrong when the refusal is about fields.
+    Being a ``core.resources.BusinessError``, it becomes a problem+json answer with
+    ``status`` in the API, a message on the pages and a row error in an import.
     """
 
     status = 409
 
     def __init__(self, message: str, *, errors: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.errors = dict(errors) if errors else None
+        super().__init__(message, status=type(self).status, errors=errors)
 
 
 class InvalidData(ContactsError):
@@ -123,12 +122,18 @@ class Candidate:
 
 
 class DuplicateError(ContactsError):
-    """Creating the record would likely duplicate existing ones; confirm to go ahead."""
+    """Creating the record would likely duplicate existing ones; confirm to go ahead.
+
+    ``errors`` puts the explanation on the ``confirm_duplicate`` field: the box a form
+    shows, the column an import file can set.
+    """
 
     def __init__(self, kind: str, candidates: Sequence[Candidate]) -> None:
         self.kind, self.candidates = kind, list(candidates)
         listed = "; ".join(c.describe() for c in self.candidates)
-        super().__init__(f"This {kind} looks like an existing one: {listed}.")
+        message = f"This {kind} looks like an existing one: {listed}."
+        hint = f"{message} Set confirm_duplicate to create it anyway."
+        super().__init__(message, errors={"confirm_duplicate": [hint]})
 
 
 @dataclass(frozen=True)
@@ -325,7 +330,7 @@ def _check_account(
 
 
 def _apply_address(
-    address: Address, data: Mapping[str, Any], errors: dict, prefix: str
+    address: Address, data: Mapping[str, Any], errors: dict, prefix: str, sep: str = "."
 ) -> bool | None:
     """Copy address fields; return the requested ``is_default`` (``None`` when not given).
 
@@ -334,7 +339,7 @@ def _apply_address(
     """
     kind = data.get("kind", address.kind or "billing")
     if kind not in ADDRESS_KINDS:
-        errors.setdefault(f"{prefix}.kind", []).append(
+        errors.setdefault(f"{prefix}{sep}kind", []).append(
             f"Must be one of {', '.join(ADDRESS_KINDS)}."
         )
     address.kind = kind
@@ -343,7 +348,7 @@ def _apply_address(
             value = data[key]
             setattr(address, key, (value.strip() or None) if isinstance(value, str) else value)
     if "country" in data:
-        address.country = _collect(errors, clean_country, data["country"], f"{prefix}.country")
+        address.country = _collect(errors, clean_country, data["country"], f"{prefix}{sep}country")
     return bool(data["is_default"]) if data.get("is_default") is not None else None
 
 
@@ -504,6 +509,12 @@ def _assign_contact(session: Session, contact: Contact, data: Mapping[str, Any])
         errors.setdefault("last_name", []).append("A first or a last name is required.")
     if "account_id" in data:
         contact.account_id = data["account_id"]
+    elif data.get("account_name"):
+        contact.account_id = _account_named(
+            session, data["account_name"], contact.company_id, errors
+        )
+    elif "account_name" in data:
+        contact.account_id = None
     account = _check_account(session, contact.account_id, contact.company_id, "account_id", errors)
     if "language" in data:
         contact.language = _collect(errors, clean_language, data["language"], "language")
@@ -545,14 +556,70 @@ def _assign_account(session: Session, account: Account, data: Mapping[str, Any])
             )
         account.parent_id = data["parent_id"]
     addresses = data.get("addresses")
+    billing = _billing_fields(data) if addresses is None else None
     _check_addresses(addresses, errors)
-    region = _phone_region(addresses if addresses is not None else account.addresses)
+    if billing is not None:
+        probe = Address()
+        _apply_address(probe, billing, errors, "billing", sep="_")
+        region = probe.country or _phone_region(account.addresses)
+    else:
+        region = _phone_region(addresses if addresses is not None else account.addresses)
     _clean_common(session, account, data, region, errors)
     if errors:
         raise InvalidData(errors)
 
 
+def _account_named(session: Session, name: str, company_id: int, errors: dict) -> int | None:
+    """The id of the company's account called ``name`` (compared like duplicate names).
+
+    An exact (case-insensitive) name wins over a mere key match; archived accounts are
+    found too, but a live one is preferred.
+    """
+    key = name_key(name, drop_legal_form=True)
+    found = session.execute(
+        select(Account.id, Account.name, Account.archived)
+        .where(Account.company_id == company_id, Account.name_key == key)
+        .order_by(Account.archived, Account.id)
+        .limit(10)
+    ).all()
+    exact = [row for row in found if row.name.casefold() == name.strip().casefold()]
+    candidates = exact or found
+    live = [row for row in candidates if not row.archived] or candidates
+    if len(live) == 1:
+        return live[0].id
+    message = (
+        f"No account named '{name}'."
+        if not live
+        else f"Several accounts are named '{name}'; give account_id."
+    )
+    errors.setdefault("account_name", []).append(message)
+    return None
+
+
+def _billing_fields(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``billing_*`` shortcut as an address, or ``None`` when the data has none of it."""
+    given = {
+        key[len("billing_") :]: value for key, value in data.items() if key.startswith("billing_")
+    }
+    if not given:
+        return None
+    return {"kind": "billing", "is_default": True, **given}
+
+
+def _assign_billing(session: Session, account: Account, billing: Mapping[str, Any]) -> None:
+    """Write the ``billing_*`` shortcut into the default billing address (made if missing)."""
+    current = account.default_address("billing")
+    if current is None:
+        add_address(session, account, billing)
+    else:
+        update_address(session, current, billing)
+
+
 def _assign_relations(session: Session, record: Account | Contact, data: Mapping[str, Any]) -> None:
+    if isinstance(record, Account) and data.get("addresses") is None:
+        billing = _billing_fields(data)
+        if billing is not None:
+            _assign_billing(session, record, billing)
     if "tags" in data:
         record.tags = get_or_create_tags(session, data["tags"] or [], record.company_id)
     if data.get("addresses") is not None:
@@ -576,7 +643,8 @@ def create_contact(
     contact = Contact(company_id=_company(company_id))
     with session.no_autoflush:
         _assign_contact(session, contact, data)
-        if not confirm_duplicate and (candidates := duplicates_of(session, contact)):
+        confirm = confirm_duplicate or bool(data.get("confirm_duplicate"))
+        if not confirm and (candidates := duplicates_of(session, contact)):
             raise DuplicateError("contact", candidates)
     session.add(contact)
     _assign_relations(session, contact, data)
@@ -595,7 +663,8 @@ def create_account(
     account = Account(company_id=_company(company_id))
     with session.no_autoflush:
         _assign_account(session, account, data)
-        if not confirm_duplicate and (candidates := duplicates_of(session, account)):
+        confirm = confirm_duplicate or bool(data.get("confirm_duplicate"))
+        if not confirm and (candidates := duplicates_of(session, account)):
             raise DuplicateError("account", candidates)
     session.add(account)
     _assign_relations(session, account, data)
