@@ -11,7 +11,7 @@
   ``/switch-company``);
 * company scoping and the audit trail on every ORM session (``core.tenancy``, ``core.audit``);
 * Jinja globals: ``csrf_token()``, ``csrf_field()``, ``current_user()``, ``has_permission(name)``,
-  ``current_company()``, ``user_companies()``;
+  ``current_company()``, ``user_companies()``, ``local_time(dt)``;
 * ``app.extensions["mosaic_permission_check"] = has_permission`` for the menu.
 
 Routes are protected with ``core.access.permission_required`` / ``login_required``.
@@ -51,6 +51,20 @@ def current_company() -> dict[str, Any] | None:
         if cid == current:
             return {"id": cid, "name": name}
     return None
+
+
+def local_time(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An aware datetime in the current user's timezone (UTC for anonymous or unknown zones)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if value is None:
+        return ""
+    user = current_user()
+    try:
+        zone = ZoneInfo(getattr(user, "timezone", None) or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return value.astimezone(zone).strftime(fmt)
 
 
 def user_companies() -> list[dict[str, Any]]:
@@ -94,6 +108,7 @@ def init_auth(app: Flask) -> None:
         has_permission=has_permission,
         current_company=current_company,
         user_companies=user_companies,
+        local_time=local_time,
     )
     app.extensions["mosaic_permission_check"] = has_permission
 

@@ -215,3 +215,49 @@ def test_api_login_does_not_set_cookies(client, world):
     assert not any(c.startswith("mosaic_") for c in response.headers.getlist("Set-Cookie"))
     login(client, "bob@example.com")
     assert identity is not None
+
+
+def test_menu_shows_only_what_the_user_may_open(client, world):
+    _web_login(client, email="dave@example.com")  # no group
+    assert "Gadgets" not in client.get("/").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": _csrf(client, "/")})
+    _web_login(client, email="alice@example.com")
+    assert "Gadgets" in client.get("/").get_data(as_text=True)
+
+
+def test_page_without_permission_is_403_and_anonymous_is_sent_to_login(client, world):
+    anonymous = client.get("/testkit/gadgets/")
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"].startswith("/login?next=")
+    _web_login(client, email="dave@example.com")
+    assert client.get("/testkit/gadgets/").status_code == 403
+
+
+def test_script_in_record_names_is_escaped_on_generated_pages(client, world, db_session):
+    from core.tenancy import unscoped
+    from tests.core.identity_world import models
+
+    Gadget, _ = models()
+    with unscoped():
+        db_session.get(Gadget, world.gadgets["a"]).name = "<script>alert('gadget')</script>"
+        settle(db_session)
+    _web_login(client)
+    for path in ("/testkit/gadgets/", f"/testkit/gadgets/{world.gadgets['a']}"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>alert('gadget')" not in html, path
+        assert "&lt;script&gt;" in html, path
+
+
+def test_history_times_follow_the_user_timezone(app, world, db_session):
+    from datetime import UTC, datetime
+
+    from flask import g, render_template_string
+
+    user = db_session.get(User, world.users["alice"])
+    user.timezone = "Asia/Tokyo"
+    with app.test_request_context():
+        g.mosaic_user = user
+        text = render_template_string(
+            "{{ local_time(t) }}", t=datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+        )
+    assert text == "2024-01-01 21:00"
