@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addons.contacts import services
-from addons.contacts.models import Account, Contact, Tag
+from addons.contacts.models import ACCOUNT_SIZES, Account, Contact, Tag
 from addons.contacts.schemas import (
     AccountListSchema,
     AccountSchema,
@@ -36,13 +36,13 @@ from core.resources import Action, Child, Column, FormField, Resource, Section, 
 TRUE = frozenset({"1", "true", "yes", "on"})
 ADDRESS_COLUMNS = (
     "kind",
-    "street1",
-    "street2",
+    FormField("street1", "Street"),
+    FormField("street2", "Street, 2nd line"),
     "postal_code",
     "city",
     "region",
-    "country",
-    "is_default",
+    FormField("country", help="ISO code, e.g. DE"),
+    FormField("is_default", "Default"),
 )
 
 
@@ -152,7 +152,9 @@ contacts = Resource(
                 FormField("notes", widget="textarea"),
             ],
         ),
-        Section("", [FormField("confirm_duplicate", "Save even if it looks like a duplicate")]),
+        Section(
+            "", [FormField("confirm_duplicate", "Create it even if it looks like a duplicate")]
+        ),
     ],
     children=[Child("addresses", AddressSchema, columns=ADDRESS_COLUMNS, extra_rows=1)],
     actions=[
@@ -207,11 +209,11 @@ accounts = Resource(
             [
                 "name",
                 "legal_name",
-                "tax_id",
+                FormField("tax_id", "Tax ID"),
                 FormField("website", widget="url"),
                 "industry",
-                "size",
-                "parent_id",
+                FormField("size", "Employees", choices=[(size, size) for size in ACCOUNT_SIZES]),
+                FormField("parent_id", "Parent account", help="The parent account's number (id)."),
             ],
         ),
         Section("Reach", [FormField("email", widget="email"), FormField("phone", widget="tel")]),
@@ -226,7 +228,9 @@ accounts = Resource(
                 FormField("notes", widget="textarea"),
             ],
         ),
-        Section("", [FormField("confirm_duplicate", "Save even if it looks like a duplicate")]),
+        Section(
+            "", [FormField("confirm_duplicate", "Create it even if it looks like a duplicate")]
+        ),
     ],
     children=[Child("addresses", AddressSchema, columns=ADDRESS_COLUMNS, extra_rows=1)],
     actions=[

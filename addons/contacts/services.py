@@ -131,9 +131,10 @@ class DuplicateError(ContactsError):
     def __init__(self, kind: str, candidates: Sequence[Candidate]) -> None:
         self.kind, self.candidates = kind, list(candidates)
         listed = "; ".join(c.describe() for c in self.candidates)
-        message = f"This {kind} looks like an existing one: {listed}."
-        hint = f"{message} Set confirm_duplicate to create it anyway."
-        super().__init__(message, errors={"confirm_duplicate": [hint]})
+        super().__init__(
+            f"This {kind} looks like an existing one: {listed}.",
+            errors={"confirm_duplicate": [f"Looks like {listed}."]},
+        )
 
 
 @dataclass(frozen=True)
@@ -289,7 +290,12 @@ def _actor(user_id: int | None) -> int | None:
 def get_or_create_tags(
     session: Session, names: Iterable[str], company_id: int | None = None
 ) -> list[Tag]:
-    """The company's tags with these names, creating the missing ones (case-insensitive match)."""
+    """The company's tags with these names, creating the missing ones.
+
+    Names compare case-insensitively in Python (SQLite's ``lower()`` only knows ASCII, so
+    "Über" and "über" would otherwise become two tags). A company has few tags: they are
+    read once per session and kept in ``session.info``, which makes a bulk import cheap.
+    """
     company_id = _company(company_id)
     wanted: dict[str, str] = {}
     for name in names:
@@ -298,15 +304,27 @@ def get_or_create_tags(
             wanted.setdefault(name.casefold(), name[:60])
     if not wanted:
         return []
-    existing = session.scalars(
-        select(Tag).where(Tag.company_id == company_id, func.lower(Tag.name).in_(list(wanted)))
-    ).all()
-    found = {t.name.casefold(): t for t in existing}
+    known = _company_tags(session, company_id, refresh=False)
+    if any(folded not in known for folded in wanted):
+        known = _company_tags(session, company_id, refresh=True)
     for folded, name in wanted.items():
-        if folded not in found:
-            found[folded] = Tag(name=name, company_id=company_id)
-            session.add(found[folded])
-    return [found[f] for f in wanted]
+        if folded not in known:
+            known[folded] = Tag(name=name, company_id=company_id)
+            session.add(known[folded])
+    return [known[folded] for folded in wanted]
+
+
+def _company_tags(session: Session, company_id: int, *, refresh: bool) -> dict[str, Tag]:
+    cache: dict[int, dict[str, Tag]] = session.info.setdefault("contacts.tags", {})
+    tags = cache.get(company_id)
+    usable = tags is not None and all(
+        (state := inspect(tag)).pending or (state.persistent and not state.deleted)
+        for tag in tags.values()
+    )
+    if refresh or not usable:
+        rows = session.scalars(select(Tag).where(Tag.company_id == company_id)).all()
+        tags = cache[company_id] = {tag.name.casefold(): tag for tag in rows}
+    return tags  # type: ignore[return-value]
 
 
 def _check_user(session: Session, user_id: int | None, field_name: str, errors: dict) -> None:
@@ -573,19 +591,27 @@ def _account_named(session: Session, name: str, company_id: int, errors: dict) -
     """The id of the company's account called ``name`` (compared like duplicate names).
 
     An exact (case-insensitive) name wins over a mere key match; archived accounts are
-    found too, but a live one is preferred.
+    found too, but a live one is preferred. Answers are remembered for the session (an
+    import names the same accounts again and again) and checked again before use.
     """
     key = name_key(name, drop_legal_form=True)
-    found = session.execute(
-        select(Account.id, Account.name, Account.archived)
+    memo: dict[tuple[int, str], int] = session.info.setdefault("contacts.account_names", {})
+    remembered = memo.get((company_id, name.strip().casefold()))
+    if remembered is not None:
+        account = session.get(Account, remembered)
+        if account is not None and account.name_key == key:
+            return remembered
+    found = session.scalars(
+        select(Account)
         .where(Account.company_id == company_id, Account.name_key == key)
         .order_by(Account.archived, Account.id)
         .limit(10)
     ).all()
-    exact = [row for row in found if row.name.casefold() == name.strip().casefold()]
+    exact = [a for a in found if a.name.casefold() == name.strip().casefold()]
     candidates = exact or found
-    live = [row for row in candidates if not row.archived] or candidates
+    live = [a for a in candidates if not a.archived] or candidates
     if len(live) == 1:
+        memo[(company_id, name.strip().casefold())] = live[0].id
         return live[0].id
     message = (
         f"No account named '{name}'."

@@ -49,7 +49,7 @@ def test_lists_and_record_pages_show_the_links_between_accounts_and_contacts(cli
     assert 'href="/contacts/contacts/duplicates"' in listing.get_data(as_text=True)
     account_page = client.get(f"/contacts/accounts/{world['acme']}").get_data(as_text=True)
     assert f'href="/contacts/contacts/{world["anna"]}"' in account_page
-    assert "Hauptstraße 1, 10115 Berlin, DE" in account_page
+    assert "Hauptstraße 1" in account_page and "Berlin" in account_page
     contact_page = client.get(f"/contacts/contacts/{world['anna']}").get_data(as_text=True)
     assert (
         f'href="/contacts/accounts/{world["acme"]}"' in contact_page and "Acme GmbH" in contact_page

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from addons.contacts import services
@@ -154,6 +154,18 @@ def test_tags_are_shared_by_name_and_created_on_first_use(session, company_id):
         session.scalar(select(func.count()).select_from(Tag).where(func.lower(Tag.name) == "vip"))
         == 1
     )
+    # beyond ASCII too (SQLite's lower() would not match these)
+    first = contact(session, company_id, first_name="Ute", tags=["Über-Kunde"])
+    second = contact(session, company_id, first_name="Udo", tags=["ÜBER-KUNDE"])
+    assert first.tags == second.tags
+
+
+def test_tags_deleted_in_the_session_are_made_again(session, company_id):
+    fresh = contact(session, company_id, tags=["Fresh"]).tags[0]
+    session.delete(fresh)
+    session.flush()
+    again = contact(session, company_id, first_name="Other", tags=["Fresh"]).tags[0]
+    assert again is not fresh and inspect(again).persistent
 
 
 # --------------------------------------------------------------------------- addresses
