@@ -42,8 +42,14 @@ def current_company_id() -> int | None:
     return getattr(g, "mosaic_company_id", None)
 
 
-def allowed_company_ids() -> frozenset[int]:
+def active_company_ids() -> frozenset[int]:
+    """The companies this request works in (the current one, or those ``X-Mosaic-Company`` names)."""
     return getattr(g, "mosaic_company_ids", frozenset())
+
+
+def allowed_company_ids() -> frozenset[int]:
+    """Every company the user may switch to."""
+    return getattr(g, "mosaic_allowed_company_ids", frozenset())
 
 
 def _is_api_request() -> bool:
