@@ -12,7 +12,7 @@ def mosaic_register_routes(api: Any, web: Any) -> None:
     from addons.crm_sales import api as api_module
     from addons.crm_sales import views
 
-    api_module.register(api)
+    api_module.register(api, web)
     views.register(web)
 
 

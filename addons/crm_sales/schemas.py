@@ -58,7 +58,7 @@ class LeadSchema(RecordSchema):
         validate=validate.Length(max=200),
         metadata={"description": "The prospect's organisation, as captured."},
     )
-    source = fields.String(validate=validate.OneOf(LEAD_SOURCES))
+    source = fields.String(validate=validate.OneOf(LEAD_SOURCES), load_default="web")
     owner_id = fields.Integer(**ID)
     account_id = fields.Integer(**ID, metadata={"description": "Linked account (contacts addon)."})
     contact_id = fields.Integer(**ID, metadata={"description": "Linked contact (contacts addon)."})
@@ -175,4 +175,74 @@ class ReportQuerySchema(_Action):
     owner_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
     closed_from = fields.Date()
     closed_to = fields.Date()
-    currency = fields.String(validate=validate.Length(equal=3))
+
+
+# --------------------------------------------------------------------------- responses
+
+
+class ConversionSchema(Schema):
+    """What ``POST /leads/<id>/convert`` answers: the new opportunity and the customer links."""
+
+    lead = fields.Nested(LeadSchema)
+    opportunity = fields.Nested(OpportunitySchema)
+    account_id = fields.Function(lambda r: r.account.id if r.account is not None else None)
+    contact_id = fields.Function(lambda r: r.contact.id if r.contact is not None else None)
+    account_created = fields.Boolean(
+        metadata={"description": "False when an existing account was recognised and linked."}
+    )
+    contact_created = fields.Boolean(
+        metadata={"description": "False when an existing contact was recognised and linked."}
+    )
+
+
+class AmountsSchema(Schema):
+    currency = fields.String()
+    count = fields.Integer()
+    expected = fields.String(metadata={"description": "Expected revenue, decimal string."})
+    weighted = fields.String(metadata={"description": "Expected revenue x probability."})
+
+
+class StageTotalsSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    sequence = fields.Integer()
+    is_won = fields.Boolean()
+    is_lost = fields.Boolean()
+    archived = fields.Boolean()
+    count = fields.Integer()
+    totals = fields.List(fields.Nested(AmountsSchema))
+
+
+class MonthForecastSchema(AmountsSchema):
+    month = fields.String(allow_none=True, metadata={"description": "YYYY-MM; null: no date."})
+
+
+class OwnerForecastSchema(AmountsSchema):
+    owner_id = fields.Integer(allow_none=True)
+    owner_name = fields.String(allow_none=True)
+
+
+class WinRateSchema(Schema):
+    won = fields.Integer()
+    lost = fields.Integer()
+    closed = fields.Integer()
+    rate = fields.String(allow_none=True, metadata={"description": "Percent, one decimal."})
+
+
+class TimeInStageSchema(Schema):
+    stage_id = fields.Integer()
+    name = fields.String()
+    stays = fields.Integer(metadata={"description": "Completed stays counted."})
+    average_seconds = fields.Integer()
+    average_days = fields.String()
+
+
+class PipelineReportSchema(Schema):
+    company_id = fields.Integer()
+    currency = fields.String(metadata={"description": "The company's currency."})
+    owner_id = fields.Integer(allow_none=True)
+    stages = fields.List(fields.Nested(StageTotalsSchema))
+    forecast_by_month = fields.List(fields.Nested(MonthForecastSchema))
+    forecast_by_owner = fields.List(fields.Nested(OwnerForecastSchema))
+    win_rate = fields.Nested(WinRateSchema)
+    time_in_stage = fields.List(fields.Nested(TimeInStageSchema))

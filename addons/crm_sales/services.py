@@ -188,11 +188,11 @@ def clean_amount(value: Any, errors: _Errors, name: str = "expected_revenue") ->
     if not amount.is_finite() or amount < 0:
         errors.add(name, "Must be zero or more.")
         return None
-    if amount != amount.quantize(CENT):
-        errors.add(name, "At most two decimals.")
-        return None
     if amount > MAX_AMOUNT:
         errors.add(name, "Too large.")
+        return None
+    if amount != amount.quantize(CENT):
+        errors.add(name, "At most two decimals.")
         return None
     return amount.quantize(CENT)
 
@@ -604,7 +604,11 @@ def convert_lead(
     now = now or utcnow()
     if lead.id is not None:
         session.flush()
-        session.refresh(lead, with_for_update=True)
+        # Lock the lead's row and read its status as it is now (on SQLite the database-wide
+        # write lock does the same); a plain statement, so no eager join meets FOR UPDATE.
+        locked = session.scalar(select(Lead.status).where(Lead.id == lead.id).with_for_update())
+        if locked != lead.status:
+            session.refresh(lead, ["status"])
     if lead.status == "converted":
         raise AlreadyConverted(f"Lead '{lead.title}' was already converted.")
     if lead.status == "disqualified":
@@ -695,6 +699,7 @@ def convert_lead(
     lead.status = "converted"
     lead.converted_at = now
     session.flush()
+    session.expire(lead, ["opportunity"])  # the view-only back reference: load it afresh
     _emit(pm, "crm_sales_lead_converted", session=session, lead=lead, opportunity=opportunity)
     session.flush()
     return Conversion(lead, opportunity, account, contact, account_created, contact_created)
@@ -768,7 +773,12 @@ def _apply_opportunity(
             opp.probability_manual = False
         else:
             probability = clean_probability(data["probability"], errors)
-            if probability is not None:
+            # A form sends back the probability it showed: the stage's value, unchanged,
+            # is not somebody setting it by hand.
+            unchanged = (
+                opp.id is not None and not opp.probability_manual and probability == opp.probability
+            )
+            if probability is not None and not unchanged:
                 opp.probability = probability
                 opp.probability_manual = True
     for key in ("expected_close_date", "next_activity_date"):
