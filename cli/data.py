@@ -114,6 +114,7 @@ def import_command(
 
     try:
         company = _company(session, company_ref, required=True)
+        where = f" in {company.name}" if company is not None else ""
         with _scope(company):
             try:
                 result = import_csv(
@@ -137,7 +138,6 @@ def import_command(
         click.echo(f"Read-only columns ignored: {', '.join(result.ignored_columns)}", err=True)
     if result.failed:
         raise click.ClickException(result.summary())
-    where = f" in {company.name}" if company is not None else ""
     click.echo(f"{resource.plural}: {result.summary()}{where}.")
 
 

@@ -33,7 +33,13 @@ from core.resources.declaration import (
     Section,
 )
 from core.resources.openapi import api_doc
-from core.resources.schemas import ChildSchema, MoneyField, RecordSchema
+from core.resources.schemas import (
+    ChildSchema,
+    DecimalString,
+    MoneyField,
+    QuantityField,
+    RecordSchema,
+)
 
 __all__ = [
     "Action",
@@ -42,8 +48,10 @@ __all__ = [
     "Child",
     "ChildSchema",
     "Column",
+    "DecimalString",
     "FormField",
     "MoneyField",
+    "QuantityField",
     "RecordSchema",
     "Resource",
     "ResourceError",

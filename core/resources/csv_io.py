@@ -108,6 +108,8 @@ def export_csv(session: Session, resource: Resource, params: ListParams, out: IO
 class RowError:
     line: int
     errors: dict[str, Any]
+    #: The file as a whole is unusable (encoding, CSV syntax, header): nothing can be kept.
+    fatal: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"line": self.line, "errors": self.errors}
@@ -136,7 +138,7 @@ class ImportResult:
     @property
     def failed(self) -> bool:
         """Nothing may be kept: errors without --skip-errors, or a broken file."""
-        return bool(self.errors) and (not self.skip_errors or any(e.line <= 1 for e in self.errors))
+        return bool(self.errors) and (not self.skip_errors or any(e.fatal for e in self.errors))
 
     def summary(self) -> str:
         mode = " (dry run: nothing saved)" if self.dry_run else ""
@@ -188,12 +190,14 @@ def import_csv(
         text = _read_text(stream)
     except UnicodeDecodeError as exc:
         result.errors.append(
-            RowError(0, {"_row": [f"The file is not UTF-8 text (byte {exc.start})."]})
+            RowError(0, {"_row": [f"The file is not UTF-8 text (byte {exc.start})."]}, fatal=True)
         )
         return result
     if "\x00" in text:
         result.errors.append(
-            RowError(0, {"_row": ["The file contains NUL bytes; is it really a CSV file?"]})
+            RowError(
+                0, {"_row": ["The file contains NUL bytes; is it really a CSV file?"]}, fatal=True
+            )
         )
         return result
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -204,11 +208,17 @@ def import_csv(
             rows.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as exc:
-        result.errors.append(RowError(reader.line_num, {"_row": [f"Not valid CSV: {exc}."]}))
+        result.errors.append(
+            RowError(reader.line_num, {"_row": [f"Not valid CSV: {exc}."]}, fatal=True)
+        )
         return result
     if not rows:
         result.errors.append(
-            RowError(1, {"_row": ["The file is empty; the first line must name the columns."]})
+            RowError(
+                1,
+                {"_row": ["The file is empty; the first line must name the columns."]},
+                fatal=True,
+            )
         )
         return result
     _header_line, header = rows[0]
@@ -223,7 +233,7 @@ def import_csv(
         _import_row(session, resource, line, cells, columns, result)
         if progress:
             progress(1)
-    result.skipped = len(result.errors) if skip_errors else 0
+    result.skipped = len(result.errors) if skip_errors and not result.failed else 0
     return result
 
 
@@ -252,7 +262,7 @@ def _check_header(
         problems.append(f"Missing required column(s): {', '.join(missing)}.")
     if problems:
         problems.append(f"Columns that can be imported: {', '.join(accepted)}.")
-        result.errors.append(RowError(1, {"_row": problems}))
+        result.errors.append(RowError(1, {"_row": problems}, fatal=True))
         return None
     return columns
 

@@ -337,7 +337,8 @@ class Resource:
             self._column(name, "filters")
         for name in self.sort_fields:
             self._column(name, "sort")
-        self._column(self.default_sort.lstrip("-"), "default_sort")
+        for item in self.default_sort.split(","):
+            self._column(item.strip().lstrip("-+"), "default_sort")
         for name in self.search:
             self._search_path(name)
         for col in self.list_columns:

@@ -172,10 +172,12 @@ class SpecBuilder:
                 },
             }
             update.pop("required", None)
-            update["properties"]["version"] = {
-                "type": "integer", "minimum": 0, "maximum": 2147483647,
-                "description": "The version you edited (from GET); a stale one is a 409. Or send If-Match.",
-            }  # fmt: skip
+            if resource.has_version:
+                update["properties"]["version"] = {
+                    "type": "integer", "minimum": 0, "maximum": 2147483647,
+                    "description": "The version you edited (from GET); a stale one is a 409.",
+                }  # fmt: skip
+                update["required"] = ["version"]
             self.spec.components.schema(update_name, update)
         return {
             "out": out_ref,
@@ -342,8 +344,17 @@ def _decimal_as_string(
     if isinstance(field, fields.Decimal):
         for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
             ret.pop(key, None)
-        return {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"}
+        sign = "" if decimal_minimum(field) is not None and decimal_minimum(field) >= 0 else "-?"
+        return {"type": "string", "format": "decimal", "pattern": f"^{sign}\\d+(\\.\\d+)?$"}
     return {}
+
+
+def decimal_minimum(field: fields.Field) -> Any:
+    """The lowest value a Range validator lets through, if any (it decides the sign)."""
+    from marshmallow import validate as v
+
+    lows = [r.min for r in field.validators if isinstance(r, v.Range) and r.min is not None]
+    return max(lows) if lows else None
 
 
 def _writable(jsonschema: dict[str, Any]) -> dict[str, Any]:

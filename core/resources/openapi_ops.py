@@ -12,7 +12,7 @@ from sqlalchemy.types import TypeDecorator
 from werkzeug.routing import Rule
 
 from core.resources.declaration import Action, Resource
-from core.resources.openapi import _problem_response, python_type_schema
+from core.resources.openapi import _problem_response, decimal_minimum, python_type_schema
 from core.resources.query import (
     DEFAULT_LIMIT,
     MAX_IN_VALUES,
@@ -21,7 +21,7 @@ from core.resources.query import (
     filter_operators,
 )
 
-TEXT_PATTERN = "^[^\\u0000\\uD800-\\uDFFF]*$"
+TEXT_PATTERN = "^[^\\x00]*$"
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -97,13 +97,12 @@ def generated_operation(
     elif kind == "update":
         op["summary"] = f"Update a {one}"
         op["description"] = (
-            "Send only the fields to change, and the version you edited (`version` in the body or "
-            "`If-Match`). A stale version is a 409; without a version, a 428. Lines of nested "
-            "collections: send the whole list; lines with an `id` are updated, without are added, "
-            "lines left out are removed."
+            "Send only the fields to change, with the `version` you edited (from GET or the ETag). "
+            "A stale version is a 409, with the current one in `current_version`. (Clients that "
+            "prefer HTTP preconditions may send the ETag as `If-Match` instead of `version`; "
+            "without either, a 428.) Lines of nested collections: send the whole list; lines "
+            "with an `id` are updated, without are added, lines left out are removed."
         )
-        op["parameters"] = [{"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
-                             "description": "The ETag of the version you edited, e.g. \"3\"."}]  # fmt: skip
         op["requestBody"] = {"required": True, "content": _json(refs["update"])}
         op["responses"] = {"200": {"description": f"The updated {one}.", "headers": ETAG, "content": _json(refs["out"])},
                            **_errors(*body_errors, *record_errors, 409, 428)}  # fmt: skip
@@ -157,7 +156,8 @@ def generated_operation(
         op["description"] = action.description or ""
         if action.schema is not None:
             body = builder.ref(action.schema)
-            op["requestBody"] = {"required": True, "content": _json(body)}
+            needed = any(f.required for f in action.schema().load_fields.values())
+            op["requestBody"] = {"required": needed, "content": _json(body)}
         else:
             op["requestBody"] = {
                 "required": False,
@@ -186,16 +186,29 @@ def _list_description(resource: Resource) -> str:
     return " ".join(parts)
 
 
-def _in_pattern(item: dict[str, Any]) -> str | None:
+DATE = r"[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])"
+TIMESTAMP = (
+    DATE + r"(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-](0\d|1[0-3]):[0-5]\d)?)?"
+)
+
+
+def _in_pattern(item: dict[str, Any]) -> str:
+    """Comma-separated values of the item's type (dates limited to days every month has)."""
     if item.get("type") == "integer":
-        return r"^[+-]?\d{1,10}(,[+-]?\d{1,10})*$"
-    if item.get("type") == "number":
-        return r"^[+-]?\d{1,15}(\.\d{1,10})?(,[+-]?\d{1,15}(\.\d{1,10})?)*$"
-    if item.get("type") == "boolean":
-        return r"^(true|false)(,(true|false))*$"
-    if item.get("format") == "date":
-        return r"^\d{4}-\d{2}-\d{2}(,\d{4}-\d{2}-\d{2})*$"
-    return None
+        one = r"[+-]?\d{1,9}"
+    elif item.get("type") == "number":
+        one = r"[+-]?\d{1,15}(\.\d{1,10})?"
+    elif item.get("type") == "boolean":
+        one = "(true|false)"
+    elif item.get("format") == "date":
+        one = DATE
+    elif item.get("format") == "date-time":
+        one = TIMESTAMP
+    elif item.get("enum"):
+        one = "(" + "|".join(re.escape(str(v)) for v in item["enum"]) + ")"
+    else:
+        one = "[^,\\x00]+"
+    return f"^{one}(,{one})*$"
 
 
 def list_parameters(resource: Resource) -> list[dict[str, Any]]:
@@ -222,7 +235,7 @@ def list_parameters(resource: Resource) -> list[dict[str, Any]]:
                     else f"{name} equals.",
                 )
             elif op == "in":
-                schema = {"type": "string", "pattern": _in_pattern(base) or TEXT_PATTERN}
+                schema = {"type": "string", "pattern": _in_pattern(base)}
                 text = f"{name} is one of these comma-separated values (at most {MAX_IN_VALUES})."
             elif op == "gte":
                 schema, text = base, f"{name} is at least this."
@@ -368,6 +381,8 @@ def constrain(component: dict[str, Any], schema: Schema, model: type) -> None:
             and column_type.precision
         ):
             p, s = column_type.precision, column_type.scale or 0
+            low = decimal_minimum(f)
+            sign = "" if low is not None and low >= 0 else "-?"
             prop["pattern"] = (
-                f"^-?\\d{{1,{p - s}}}(\\.\\d{{1,{s}}})?$" if s else f"^-?\\d{{1,{p}}}$"
+                f"^{sign}\\d{{1,{p - s}}}(\\.\\d{{1,{s}}})?$" if s else f"^{sign}\\d{{1,{p}}}$"
             )

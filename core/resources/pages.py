@@ -47,7 +47,7 @@ from core.resources.query import (
     parse_list_params,
     run_list,
 )
-from core.resources.rest import ID, endpoint_base, history_items, translated_errors
+from core.resources.rest import ID, endpoint_base, history_items, write
 from core.resources.service import (
     create_record,
     delete_record,
@@ -541,12 +541,11 @@ def register_pages(bp: Blueprint, resource: Resource) -> None:
             payload, shown, errors = page.read_form(request.form)
             values = shown
             if not errors:
-                db = session()
                 try:
-                    with translated_errors(resource):
-                        data = load_input(resource, payload)
-                        record = create_record(db, resource, data)
-                        db.commit()
+                    record = write(
+                        resource,
+                        lambda db: create_record(db, resource, load_input(resource, payload)),
+                    )
                     flash(f"{resource.singular} '{page.title(record)}' created.", "success")
                     return redirect(page.url("view", record_id=record.id))
                 except Problem as p:
@@ -578,10 +577,13 @@ def register_pages(bp: Blueprint, resource: Resource) -> None:
             version = int(raw_version) if raw_version.isdigit() and len(raw_version) < 10 else None
             if not errors:
                 try:
-                    with translated_errors(resource):
+
+                    def work(db: Any) -> Any:
+                        current = get_record(db, resource, record_id)
                         data = load_input(resource, payload, partial=True)
-                        update_record(db, resource, record, data, version)
-                        db.commit()
+                        return update_record(db, resource, current, data, version)
+
+                    record = write(resource, work)
                     flash(f"{resource.singular} '{page.title(record)}' saved.", "success")
                     return redirect(page.url("view", record_id=record_id))
                 except Problem as p:
@@ -618,11 +620,11 @@ def register_pages(bp: Blueprint, resource: Resource) -> None:
         record = _load(resource, record_id)
         title = page.title(record)
         if request.method == "POST":
-            db = session()
             try:
-                with translated_errors(resource):
-                    delete_record(db, resource, record)
-                    db.commit()
+                write(
+                    resource,
+                    lambda db: delete_record(db, resource, get_record(db, resource, record_id)),
+                )
             except Problem as p:
                 flash(p.detail, "error")
                 return redirect(page.url("view", record_id=record_id))
@@ -645,16 +647,18 @@ def register_pages(bp: Blueprint, resource: Resource) -> None:
                 flash("Choose a CSV file to import.", "error")
                 status = 400
             else:
-                db = session()
-                result = csv_io.import_csv(
-                    db, resource, upload.stream,
-                    dry_run="dry_run" in request.form, skip_errors="skip_errors" in request.form,
+                content = upload.stream.read()
+                result = write(
+                    resource,
+                    lambda db: csv_io.import_csv(
+                        db, resource, io.BytesIO(content),
+                        dry_run="dry_run" in request.form, skip_errors="skip_errors" in request.form,
+                    ),
+                    keep=lambda r: not r.failed and not r.dry_run,
                 )  # fmt: skip
                 if result.failed or result.dry_run:
-                    db.rollback()
                     status = 422 if result.failed else 200
                 else:
-                    db.commit()
                     flash(f"Import of {resource.plural.lower()}: {result.summary()}.", "success")
                     if not result.errors:
                         return redirect(page.url("index"))
@@ -704,12 +708,15 @@ def _action_page(resource: Resource, action: Action, ui: Any, crumbs: Any) -> An
             )
             values = {s.name: request.form.get(s.name) for s in specs}
             if not errors:
-                db = session()
                 try:
-                    with translated_errors(resource):
+
+                    def work(db: Any) -> Any:
                         data = load_payload(schema, payload) if schema else {}
-                        run_action(db, resource, action, record, data)
-                        db.commit()
+                        return run_action(
+                            db, resource, action, get_record(db, resource, record_id), data
+                        )
+
+                    write(resource, work)
                     flash(f"{action.title}: done.", "success")
                     return redirect(page.url("view", record_id=record_id))
                 except Problem as p:

@@ -19,8 +19,8 @@ import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 from marshmallow import Schema, fields
@@ -39,7 +39,10 @@ MAX_TEXT = 200
 MAX_SEARCH_WORDS = 8
 OPERATORS = {"eq": ("", "in"), "range": ("", "in", "gte", "lte"), "text": ("", "in", "contains")}
 INT_RE = re.compile(r"^[+-]?\d{1,19}$")
-NUMBER_RE = re.compile(r"^[+-]?(\d{1,30}(\.\d{0,30})?|\.\d{1,30})$")
+MAX_NUMBER = Decimal("1e15")
+TIMESTAMP_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?([Zz]|[+-]\d{2}:?\d{2})?$"
+)
 TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
@@ -63,6 +66,55 @@ class ListParams:
     format: str = "json"
 
 
+def parse_number(text: str) -> Decimal | None:
+    """A finite decimal of sensible size ("12.5", "-3", "1e-05"), or None."""
+    if len(text) > 60:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or abs(value) > MAX_NUMBER:
+        return None
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -20:  # 1e-216: no column holds such digits
+        value = value.quantize(Decimal("1e-20"), context=Context(prec=100))
+    return value
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """An RFC 3339 / ISO 8601 timestamp as an aware datetime (UTC when no offset is given).
+
+    Accepts what clients send: ``T`` or a space, lower-case ``t``/``z``, any number of
+    fractional digits, and a leap second (read as :59).
+    """
+    match = TIMESTAMP_RE.match(text)
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    try:
+        micro = int((fraction or "0")[:6].ljust(6, "0"))
+        value = datetime(
+            min(max(int(year), 2), 9998),  # far enough from the ends that any offset converts
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            min(int(second or 0), 59),
+            micro,
+        )
+        if offset and offset.upper() != "Z":
+            sign = -1 if offset[0] == "-" else 1
+            digits = offset[1:].replace(":", "")
+            delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            if delta >= timedelta(hours=24):
+                return None
+            return value.replace(tzinfo=timezone(sign * delta))
+    except (ValueError, OverflowError):
+        return None
+    return value.replace(tzinfo=UTC)
+
+
 @dataclass
 class DateOnly:
     """A date given for a timestamp filter: it means the whole day (UTC)."""
@@ -75,7 +127,10 @@ class DateOnly:
 
     @property
     def end(self) -> datetime:
-        return self.start + timedelta(days=1)
+        try:
+            return self.start + timedelta(days=1)
+        except OverflowError:  # 9999-12-31
+            return datetime.max.replace(tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- declaration helpers
@@ -140,23 +195,22 @@ def coerce_value(resource: Resource, name: str, raw: str, param: str) -> Any:
             raise fail("expected a whole number.")
         value: Any = int(text)
     elif kind in (Decimal, float):
-        if not NUMBER_RE.match(text):
-            raise fail("expected a number such as 12.50.")
-        try:
-            value = Decimal(text) if kind is Decimal else float(text)
-        except (InvalidOperation, ValueError):
-            raise fail("expected a number such as 12.50.") from None
-        return value
+        number = parse_number(text)
+        if number is None:
+            raise fail("expected a number such as 12.50 (at most 1e15 in size).")
+        return number if kind is Decimal else float(number)
     elif kind is datetime:
-        try:
-            if len(text) == 10:
+        if len(text) == 10:
+            try:
                 return DateOnly(date.fromisoformat(text))
-            value = datetime.fromisoformat(text)
-        except ValueError:
+            except ValueError:
+                raise fail("expected an ISO 8601 date (2024-05-31).") from None
+        stamp = parse_timestamp(text)
+        if stamp is None:
             raise fail(
                 "expected an ISO 8601 date or date-time (2024-05-31 or 2024-05-31T12:00:00Z)."
-            ) from None
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+            )
+        return stamp
     elif kind is date:
         try:
             return date.fromisoformat(text)
@@ -201,7 +255,12 @@ def parse_list_params(resource: Resource, args: Any, *, allow_format: bool = Tru
         elif key == "offset":
             params.offset = _int_param(raw, "offset", 0, 2**31 - 1)
         elif key == "q":
-            params.q = raw.strip()[:MAX_TEXT] or None
+            if len(raw) > MAX_TEXT:
+                raise QueryError(
+                    f"'q' is too long (at most {MAX_TEXT} characters).",
+                    {"q": [f"At most {MAX_TEXT} characters."]},
+                )
+            params.q = raw.strip() or None
         elif key == "sort":
             params.sort = parse_sort(resource, raw)
         elif key == "format" and allow_format:
@@ -228,7 +287,7 @@ def parse_list_params(resource: Resource, args: Any, *, allow_format: bool = Tru
 def _parse_filter(resource: Resource, key: str, raw: str) -> tuple[str, str, Any]:
     name, _, op = key.partition("__")
     if op == "in":
-        parts = [p for p in raw.split(",") if p.strip() != ""]
+        parts = [p for p in raw.split(",") if p != ""]
         if not parts or len(parts) > MAX_IN_VALUES:
             raise QueryError(
                 f"'{key}' takes 1 to {MAX_IN_VALUES} comma-separated values.",
@@ -249,6 +308,12 @@ def _parse_filter(resource: Resource, key: str, raw: str) -> tuple[str, str, Any
 
 def parse_sort(resource: Resource, raw: str) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
+    if not raw.strip():
+        raise QueryError(
+            f"'sort' is empty. Sortable fields: {', '.join(resource.sort_fields)}.",
+            {"sort": ["Give at least one field."]},
+            allowed_sort=list(resource.sort_fields),
+        )
     for item in (p.strip() for p in raw.split(",")):
         if not item:
             continue
@@ -335,7 +400,11 @@ def list_statement(resource: Resource, params: ListParams) -> Select:
 
 
 def order_by(resource: Resource, params: ListParams) -> list[Any]:
-    sort = params.sort or parse_sort(resource, resource.default_sort)
+    sort = params.sort or [
+        (item.strip().lstrip("-+"), item.strip().startswith("-"))
+        for item in resource.default_sort.split(",")
+        if item.strip()
+    ]
     out = []
     for name, desc in sort:
         col = getattr(resource.model, name)

@@ -21,16 +21,19 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, request, url_for
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.access import permission_required
+from core.db import is_transient
 from core.problems import Problem
 from core.resources import csv_io
 from core.resources.declaration import Action, BusinessError, Resource
@@ -48,6 +51,8 @@ from core.resources.service import (
 )
 from core.resources.validation import ValidationFailed, load_input, load_payload, too_deep
 
+T = TypeVar("T")
+NO_BODY = object()  # an optional body that was not sent (unlike a JSON null)
 JSON_TYPES = frozenset({"application/json", "application/merge-patch+json"})
 ID = "<int(max=9223372036854775807):record_id>"
 
@@ -67,11 +72,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid JSON number")
 
 
-def read_json(*, optional: bool = False) -> Any:
+def read_json(*, optional: bool = False, expect_object: bool = False) -> Any:
     """The decoded JSON body, or a 4xx problem: 415 wrong type, 413 too large, 400 malformed."""
     raw = request.get_data(cache=True)  # raises 413 beyond MAX_CONTENT_LENGTH
     if optional and not raw.strip():
-        return None
+        return NO_BODY
     mimetype = request.mimetype or ""
     if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
         raise Problem(
@@ -93,6 +98,10 @@ def read_json(*, optional: bool = False) -> Any:
         raise Problem(400, f"Malformed JSON: {exc}") from None
     if too_deep(data):
         raise Problem(400, "The JSON document is nested too deeply.")
+    if expect_object and not isinstance(data, dict):
+        raise Problem(
+            422, "The body must be a JSON object.", errors={"_schema": ["Expected a JSON object."]}
+        )
     return data
 
 
@@ -105,18 +114,17 @@ def read_version(payload: Any) -> int | None:
                 422, "The data is not valid.", errors={"version": ["Not a valid version number."]}
             )
         return value
-    header = request.headers.get("If-Match")
-    if not header:
+    header = (request.headers.get("If-Match") or "").strip()
+    if not header or header == "*":
         return None
-    tags = request.if_match
-    values = [t for t in tags.as_set(include_weak=True)] if not tags.star_tag else []
-    if tags.star_tag:
-        return None
-    if len(values) != 1 or not values[0].isdigit() or len(values[0]) > 10:
+    tag = header.removeprefix("W/").strip()
+    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
+        tag = tag[1:-1]
+    if not tag.isascii() or not tag.isdigit() or len(tag) > 9:
         raise Problem(
             400, 'If-Match must hold one version, as returned in the ETag header (e.g. "3").'
         )
-    return int(values[0])
+    return int(tag)
 
 
 # --------------------------------------------------------------------------- errors
@@ -198,6 +206,39 @@ def tenancy_problem(exc: Exception) -> Problem | None:
     return None
 
 
+def write(
+    resource: Resource,
+    work: Callable[[Session], T],
+    *,
+    keep: Callable[[T], bool] | None = None,
+    attempts: int = 4,
+) -> T:
+    """Run ``work`` in the request's session and commit, as one transaction.
+
+    Errors become problem responses (``translated_errors``). A transient conflict with a
+    concurrent transaction (SQLite's "database is locked", a PostgreSQL serialization failure
+    or deadlock) rolls back and runs ``work`` again, a few times, before answering 503.
+    ``keep(result)`` false rolls back instead of committing (dry runs, refused imports).
+    """
+    db = session()
+    for attempt in range(1, attempts + 1):
+        try:
+            with translated_errors(resource):
+                result = work(db)
+                if keep is None or keep(result):
+                    db.commit()
+                else:
+                    db.rollback()
+                return result
+        except DBAPIError as exc:
+            if not is_transient(exc):
+                raise
+            if attempt == attempts:
+                raise Problem(503, "The database is busy; try again in a moment.") from None
+            time.sleep(random.uniform(0, 0.05 * attempt))
+    raise AssertionError("unreachable")
+
+
 # --------------------------------------------------------------------------- responses
 
 
@@ -268,37 +309,37 @@ def register_api(bp: Blueprint, resource: Resource) -> None:
 
     @permission_required(f"{perm}.create")
     def create() -> Response:
-        payload = read_json()
-        db = session()
+        payload = read_json(expect_object=True)
+
+        def work(db: Session) -> int:
+            data = load_input(resource, payload, strict_json=True)
+            return create_record(db, resource, data).id
+
+        record_id = write(resource, work)
         with translated_errors(resource):
-            data = load_input(resource, payload)
-            record = create_record(db, resource, data)
-            db.commit()
-            record = get_record(db, resource, record.id, fresh=True)
+            record = get_record(session(), resource, record_id, fresh=True)
         response = record_response(resource, record, 201)
         response.headers["Location"] = url_for(f".{ep}_get", record_id=record.id)
         return response
 
     @permission_required(f"{perm}.update")
     def update(record_id: int) -> Response:
-        payload = read_json()
+        payload = read_json(expect_object=True)
         version = read_version(payload)
-        db = session()
-        with translated_errors(resource):
+
+        def work(db: Session) -> None:
             record = get_record(db, resource, record_id)
-            data = load_input(resource, payload, partial=True)
+            data = load_input(resource, dict(payload), partial=True, strict_json=True)
             update_record(db, resource, record, data, version)
-            db.commit()
-            record = get_record(db, resource, record_id, fresh=True)
+
+        write(resource, work)
+        with translated_errors(resource):
+            record = get_record(session(), resource, record_id, fresh=True)
         return record_response(resource, record)
 
     @permission_required(f"{perm}.delete")
     def delete(record_id: int) -> Response:
-        db = session()
-        with translated_errors(resource):
-            record = get_record(db, resource, record_id)
-            delete_record(db, resource, record)
-            db.commit()
+        write(resource, lambda db: delete_record(db, resource, get_record(db, resource, record_id)))
         return Response(status=204)
 
     @permission_required(f"{perm}.read")
@@ -334,21 +375,20 @@ def register_api(bp: Blueprint, resource: Resource) -> None:
                     errors={key: ["Expected true or false."]},
                 )
             flags[key] = value in ("true", "1", "yes")
-        db = session()
-        result = csv_io.import_csv(
-            db, resource, io.BytesIO(request.get_data(cache=True)),
-            dry_run=flags.get("dry_run", False), skip_errors=flags.get("skip_errors", False),
+        body = request.get_data(cache=True)
+        result = write(
+            resource,
+            lambda db: csv_io.import_csv(
+                db, resource, io.BytesIO(body),
+                dry_run=flags.get("dry_run", False), skip_errors=flags.get("skip_errors", False),
+            ),
+            keep=lambda r: not r.failed and not r.dry_run,
         )  # fmt: skip
         if result.failed:
-            db.rollback()
             raise Problem(
                 422, result.summary(), title="Import refused",
                 errors={"file": [result.summary()]}, rows=[e.as_dict() for e in result.errors[:200]],
             )  # fmt: skip
-        if result.dry_run:
-            db.rollback()
-        else:
-            db.commit()
         return current_app.json.response(result.as_dict())
 
     bp.add_url_rule(f"{base}/", f"{ep}_list", mark(list_records, "list"), methods=["GET"])
@@ -380,22 +420,28 @@ def _action_view(resource: Resource, action: Action) -> Any:
     @permission_required(resource.action_permission(action))
     def run(record_id: int) -> Response:
         payload = read_json(optional=True)
-        db = session()
-        with translated_errors(resource):
+        if payload is NO_BODY:
+            payload = {}
+
+        def work(db: Session) -> Any:
             record = get_record(db, resource, record_id)
             if schema is not None:
-                data = load_payload(schema, payload)
-            elif payload not in (None, {}):
+                data = load_payload(schema, payload, strict_json=True)
+            elif payload != {}:
                 raise ValidationFailed(
                     {"_schema": ["This action takes no data; send an empty body or {}."]}
                 )
             else:
                 data = {}
-            result = run_action(db, resource, action, record, data)
-            db.commit()
-            if result is None or isinstance(result, resource.model):
-                record = get_record(db, resource, getattr(result, "id", record_id), fresh=True)
-                return record_response(resource, record)
+            return run_action(db, resource, action, record, data)
+
+        result = write(resource, work)
+        if result is None or isinstance(result, resource.model):
+            with translated_errors(resource):
+                record = get_record(
+                    session(), resource, getattr(result, "id", record_id), fresh=True
+                )
+            return record_response(resource, record)
         if response_schema is not None:
             result = response_schema.dump(result)
         return current_app.json.response(result)

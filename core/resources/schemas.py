@@ -45,9 +45,34 @@ class ChildSchema(Schema):
     )
 
 
+class DecimalString(fields.Decimal):
+    """A decimal that travels as a JSON string (``"12.50"``) both ways.
+
+    A JSON number is refused with a clear message: ``0.1 + 0.2`` in a client's floats is
+    not ``0.30``, and an amount must reach the ledger exactly as the person typed it.
+    """
+
+    default_error_messages = {"not_string": 'Send the number as a string, e.g. "12.50".'}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("as_string", True)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str):
+            raise self.make_error("not_string")
+        return super()._deserialize(value.strip(), attr, data, **kwargs)
+
+
 def MoneyField(**kwargs: Any) -> fields.Decimal:
-    """A monetary amount: two decimals, a string in JSON (``"12.50"``), numbers accepted on input."""
-    kwargs.setdefault("places", None)
+    """A monetary amount: a string in JSON (``"12.50"``); the column's scale limits the decimals."""
     kwargs.setdefault("metadata", {})
     kwargs["metadata"].setdefault("example", "12.50")
-    return fields.Decimal(as_string=True, **kwargs)
+    return DecimalString(**kwargs)
+
+
+def QuantityField(**kwargs: Any) -> fields.Decimal:
+    """A quantity (stock, hours): a string in JSON (``"2.5"``), exact like an amount."""
+    kwargs.setdefault("metadata", {})
+    kwargs["metadata"].setdefault("example", "2.5")
+    return DecimalString(**kwargs)

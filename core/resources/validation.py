@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 from sqlalchemy import BigInteger, Float, Integer, Numeric, SmallInteger, String
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -164,22 +164,69 @@ def column_errors(model: type, data: dict[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
+_JSON_TYPES: list[tuple[type, tuple[type, ...], str]] = [
+    (fields.Boolean, (bool,), "Not a valid boolean."),
+    (fields.Integer, (int,), "Not a valid integer."),
+    (fields.Float, (int, float, Decimal), "Not a valid number."),
+]
+
+
+def json_type_errors(schema: Schema, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Values of the wrong JSON type for their field (``true`` for ``1``, ``"3"`` for ``3``).
+
+    Marshmallow coerces such values because forms and CSV cells are text; a JSON client
+    must send the type the OpenAPI document promises.
+    """
+    errors: dict[str, Any] = {}
+    by_key = {(f.data_key or name): f for name, f in schema.load_fields.items()}
+    for key, value in payload.items():
+        f = by_key.get(key)
+        if f is None or value is None:
+            continue
+        for field_cls, allowed, message in _JSON_TYPES:
+            if isinstance(f, field_cls):
+                ok = isinstance(value, allowed) and (
+                    field_cls is fields.Boolean or not isinstance(value, bool)
+                )
+                if not ok:
+                    errors[key] = [message]
+        inner = f.inner if isinstance(f, fields.List) else f
+        if isinstance(inner, fields.Nested) and isinstance(inner.schema, Schema):
+            rows = value if isinstance(f, fields.List) or inner.many else [value]
+            if not isinstance(rows, list):
+                continue
+            nested = {
+                i: e
+                for i, row in enumerate(rows)
+                if isinstance(row, dict) and (e := json_type_errors(inner.schema, row))
+            }
+            if nested:
+                errors[key] = nested
+    return errors
+
+
 def load_input(
     resource: Resource,
     payload: Any,
     *,
     partial: bool = False,
     schema: Schema | None = None,
+    strict_json: bool = False,
 ) -> dict[str, Any]:
     """Validate a decoded document and return the loaded data, or raise ``ValidationFailed``.
 
     ``partial`` is for updates: absent fields are left as they are, but fields that are sent
-    are validated as strictly as on create.
+    are validated as strictly as on create. ``strict_json`` (the API) refuses values of the
+    wrong JSON type that forms and CSV (text) need coerced.
     """
     if not isinstance(payload, dict):
         raise ValidationFailed({"_schema": ["Expected a JSON object."]})
     schema = schema or resource.schema_instance
     errors = text_errors(payload)
+    if strict_json:
+        errors.update(
+            {k: v for k, v in json_type_errors(schema, payload).items() if k not in errors}
+        )
     if errors:
         raise ValidationFailed(errors)
     # An update may leave fields out, but the lines it sends are whole lines.
@@ -222,13 +269,15 @@ def _assume_utc(data: Any) -> None:
                 data[key] = value.replace(tzinfo=UTC)
 
 
-def load_payload(schema: Schema, payload: Any) -> dict[str, Any]:
+def load_payload(schema: Schema, payload: Any, *, strict_json: bool = False) -> dict[str, Any]:
     """Validate an action's payload (no model behind it): schema and text checks only."""
-    if payload is None:
-        payload = {}
     if not isinstance(payload, dict):
         raise ValidationFailed({"_schema": ["Expected a JSON object."]})
     errors = text_errors(payload)
+    if strict_json:
+        errors.update(
+            {k: v for k, v in json_type_errors(schema, payload).items() if k not in errors}
+        )
     if errors:
         raise ValidationFailed(errors)
     try:
