@@ -61,6 +61,14 @@ def require_company() -> int:
     return company_id
 
 
+def seed_pipeline(company_id: int) -> None:
+    """A company created after the install gets the default pipeline on its first visit;
+    committed here because the pages and the report that trigger it only read."""
+    session = current_app.extensions["mosaic"].db.session
+    if services.ensure_pipeline(session, company_id):
+        session.commit()
+
+
 def check_closing_permission(stage: SalesPipelineStage | None) -> None:
     """Moving into the won or lost stage is winning or losing: it needs that permission too."""
     if stage is None or not stage.is_closing:
@@ -360,9 +368,11 @@ def pipeline_report() -> Any:
     except ValidationError as exc:
         raise Problem(400, "Invalid query parameters.", errors=exc.normalized_messages()) from None
     session = current_app.extensions["mosaic"].db.session
+    company_id = require_company()
+    seed_pipeline(company_id)
     report = services.pipeline_report(
         session,
-        require_company(),
+        company_id,
         owner_id=args.get("owner_id"),
         closed_from=_day_start(args.get("closed_from")),
         closed_to=_day_start(args.get("closed_to")),

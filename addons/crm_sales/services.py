@@ -264,16 +264,27 @@ def _seconds(start: datetime, end: datetime) -> int:
 # =========================================================================== stages
 
 
+def ensure_pipeline(session: Session, company_id: int) -> bool:
+    """Give a company that has no stage at all (created after the install) the default
+    pipeline. Returns whether stages were created (a page that only reads commits then)."""
+    if not current_scope().allows(company_id):
+        return False  # another company's pipeline: invisible, and never created from here
+    has_any = session.scalar(
+        select(func.count())
+        .select_from(SalesPipelineStage)
+        .where(SalesPipelineStage.company_id == company_id)
+    )
+    return bool(not has_any and ensure_default_pipeline(session, company_id))
+
+
 def stages(
     session: Session, company_id: int, *, include_archived: bool = False
 ) -> list[SalesPipelineStage]:
     """The company's pipeline in order; the default one is created if it has no stage at all."""
-    stmt = select(SalesPipelineStage).where(SalesPipelineStage.company_id == company_id)
     if not current_scope().allows(company_id):
-        return []  # another company's pipeline: invisible, and never created from here
-    has_any = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    if not has_any:
-        ensure_default_pipeline(session, company_id)
+        return []
+    ensure_pipeline(session, company_id)
+    stmt = select(SalesPipelineStage).where(SalesPipelineStage.company_id == company_id)
     if not include_archived:
         stmt = stmt.where(SalesPipelineStage.archived.is_(False))
     stmt = stmt.order_by(SalesPipelineStage.sequence, SalesPipelineStage.id)
@@ -1308,6 +1319,7 @@ __all__ = [
     "create_opportunity",
     "create_stage",
     "disqualify_lead",
+    "ensure_pipeline",
     "find_or_create_account",
     "find_or_create_contact",
     "first_stage",

@@ -36,6 +36,7 @@ from addons.crm_sales.models import Opportunity, SalesPipelineStage
 from core.access import current_company_id, has_permission, permission_required
 from core.db import utcnow
 from core.problems import Problem
+from core.resources.pages import display
 from core.resources.rest import translated_errors
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -56,6 +57,7 @@ def _int_arg(name: str) -> int | None:
 
 def board_context(owner_id: int | None) -> dict[str, Any]:
     company_id = sales_api.require_company()
+    sales_api.seed_pipeline(company_id)
     since = utcnow() - timedelta(days=CLOSED_DAYS)
     columns = services.kanban(_session(), company_id, owner_id=owner_id, closed_since=since)
     return {
@@ -236,9 +238,9 @@ def forecast_chart(report: dict[str, Any]) -> Markup:
 
 
 def _report() -> dict[str, Any]:
-    return services.pipeline_report(
-        _session(), sales_api.require_company(), owner_id=_int_arg("owner_id")
-    )
+    company_id = sales_api.require_company()
+    sales_api.seed_pipeline(company_id)
+    return services.pipeline_report(_session(), company_id, owner_id=_int_arg("owner_id"))
 
 
 @permission_required("crm_sales.report.read")
@@ -285,4 +287,5 @@ def register(bp: Blueprint) -> None:
 
     @bp.context_processor
     def sales_helpers() -> dict[str, Any]:
-        return {"sales_stages": _stages_of_company, "sales_can": has_permission}
+        # ``shown``: dates and times in the user's timezone, as on the generated pages
+        return {"sales_stages": _stages_of_company, "sales_can": has_permission, "shown": display}

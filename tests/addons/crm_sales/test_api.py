@@ -406,3 +406,41 @@ def test_records_of_another_company_are_404(client, admin, db_session):
     call(client, "POST", f"{OPPS}{foreign}/won", admin, status=404)
     names = [o["name"] for o in call(client, "GET", OPPS + "?limit=200", admin)["items"]]
     assert "Theirs" not in names
+
+
+def test_openapi_describes_the_sales_resources_actions_and_report(client, admin):
+    doc = call(client, "GET", "/api/v1/openapi.json", admin)
+    paths = doc["paths"]
+    for path in (
+        "/api/v1/sales/leads/",
+        "/api/v1/sales/leads/{record_id}/convert",
+        "/api/v1/sales/opportunities/{record_id}/move",
+        "/api/v1/sales/opportunities/{record_id}/won",
+        "/api/v1/sales/opportunities/{record_id}/lost",
+        "/api/v1/sales/opportunities/{record_id}/reopen",
+        "/api/v1/sales/stages/",
+        "/api/v1/sales/reports/pipeline",
+    ):
+        assert path in paths, sorted(p for p in paths if "/sales/" in p)
+    report = paths["/api/v1/sales/reports/pipeline"]["get"]
+    assert "forecast" in report["summary"].lower()
+
+
+def test_csv_import_goes_through_the_services_and_export_lists_the_leads(client, admin):
+    csv = (
+        "title,contact_name,email,company_name,source\n"
+        "Imported one,Ann Bee,ANN@bee.example,Bee Ltd,import\n"
+        "Bad one,,not-an-email,,import\n"
+    )
+    headers = {**admin, "Content-Type": "text/csv"}
+    refused = client.post(f"{LEADS}import", data=csv, headers=headers)
+    assert refused.status_code == 422 and refused.get_json()["rows"][0]["errors"] == {
+        "email": ["Not a valid e-mail address."]
+    }
+    result = client.post(f"{LEADS}import?skip_errors=true", data=csv, headers=headers)
+    assert result.status_code == 200, result.get_json()
+    assert (result.get_json()["created"], result.get_json()["skipped"]) == (1, 1)
+    exported = client.get(f"{LEADS}?format=csv&q=imported", headers=admin)
+    assert exported.mimetype == "text/csv"
+    text = exported.get_data(as_text=True)
+    assert "Imported one" in text and "ann@bee.example" in text and "Bad one" not in text

@@ -227,3 +227,32 @@ def test_a_folded_stage_is_marked(web, deals, db_session):
     html = page(web, "/sales/pipeline")
     lost = deals["Lost"]
     assert re.search(rf'class="kanban-col folded lost"\s+data-column="{lost}"', html)
+
+
+def test_a_company_created_after_the_install_gets_its_pipeline_on_the_first_visit(
+    client, db_session
+):
+    from core import identity
+
+    fresh = identity.create_company(db_session, "Founded Later GmbH")
+    identity.create_user(db_session, "later@example.com", "Sturdy-Pass-2024", name="Later", companies=[fresh],
+                         company=fresh, groups=[identity.find_group(db_session, "crm_sales.user")])  # fmt: skip
+    db_session.commit()
+    fresh_id = fresh.id
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    client.post(
+        "/login",
+        data={"email": "later@example.com", "password": "Sturdy-Pass-2024", "csrf_token": token},
+    )
+    html = page(client, "/sales/pipeline")
+    assert len(re.findall(r'data-column="\d+"', html)) == 6
+    db_session.expire_all()
+    names = db_session.scalars(
+        select(SalesPipelineStage.name)
+        .where(SalesPipelineStage.company_id == fresh_id)
+        .order_by(SalesPipelineStage.sequence)
+    ).all()
+    assert names == ["New", "Qualified", "Proposal", "Negotiation", "Won", "Lost"]
+    assert (
+        len(re.findall(r'data-column="\d+"', page(client, "/sales/pipeline"))) == 6
+    )  # not created twice
