@@ -22,6 +22,7 @@ so a merge and everything the hooks did commit or roll back together). Field pro
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,7 +31,7 @@ from typing import Any, Literal
 
 import phonenumbers
 import pycountry
-from sqlalchemy import and_, func, inspect, or_, select
+from sqlalchemy import and_, bindparam, func, inspect, or_, select, union
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.orm import Session
@@ -595,12 +596,14 @@ def _account_named(session: Session, name: str, company_id: int, errors: dict) -
     import names the same accounts again and again) and checked again before use.
     """
     key = name_key(name, drop_legal_form=True)
-    memo: dict[tuple[int, str], int] = session.info.setdefault("contacts.account_names", {})
+    # The memo holds the objects themselves: the identity map only keeps weak references, so
+    # remembering ids alone would reload the account (and its addresses) on every row.
+    memo: dict[tuple[int, str], Account] = session.info.setdefault("contacts.account_names", {})
     remembered = memo.get((company_id, name.strip().casefold()))
     if remembered is not None:
-        account = session.get(Account, remembered)
-        if account is not None and account.name_key == key:
-            return remembered
+        state = inspect(remembered)
+        if state.persistent and not state.deleted and remembered.name_key == key:
+            return remembered.id
     found = session.scalars(
         select(Account)
         .where(Account.company_id == company_id, Account.name_key == key)
@@ -611,7 +614,7 @@ def _account_named(session: Session, name: str, company_id: int, errors: dict) -
     candidates = exact or found
     live = [a for a in candidates if not a.archived] or candidates
     if len(live) == 1:
-        memo[(company_id, name.strip().casefold())] = live[0].id
+        memo[(company_id, name.strip().casefold())] = live[0]
         return live[0].id
     message = (
         f"No account named '{name}'."
@@ -793,34 +796,81 @@ def find_duplicates(
     """Existing records of ``kind`` in the company sharing the e-mail, a phone or the name key.
 
     Values must already be normalised. Archived records are included (and flagged), forgotten
-    contacts are not. Every condition is an index lookup.
+    contacts are not. A person's name only counts at the same account (or with no account).
+    This runs on every create and every imported row: see ``_duplicate_query``.
     """
-    model = MODELS[kind]
     phones = [p for p in phones if p and len(_DIGITS.findall(p)) >= MIN_PHONE_DIGITS_FOR_MATCH]
-    conditions = []
-    if email:
-        conditions.append(model.email == email)
-    if phones:
-        conditions.append(model.phone.in_(phones))
-        if model is Contact:
-            conditions.append(Contact.mobile.in_(phones))
-    if _usable_key(kind, key):
-        conditions.append(model.name_key == key)
-    if not conditions:
+    key = key if _usable_key(kind, key) else None
+    if not (email or phones or key):
         return []
-    stmt = select(model).where(model.company_id == company_id, or_(*conditions)).order_by(model.id)
-    if exclude_id is not None:
-        stmt = stmt.where(model.id != exclude_id)
-    if model is Contact:
-        stmt = stmt.where(Contact.forgotten_at.is_(None))
+    stmt = _duplicate_query(kind, bool(email), bool(phones), bool(key), account_id is not None)
+    params: dict[str, Any] = {"company": company_id, "exclude": exclude_id or 0, "limit": limit * 3}
+    for name, value in (
+        ("email", email),
+        ("phones", phones),
+        ("key", key),
+        ("account", account_id),
+    ):
+        if value:
+            params[name] = value
     result = []
-    for record in session.scalars(stmt.limit(limit * 3)):
-        reasons = _reasons(kind, record, email, phones, key, account_id)
+    for row in session.execute(stmt, params):
+        reasons = _reasons(kind, row, email, phones, key, account_id)
         if reasons:
-            result.append(_candidate(kind, record, reasons))
+            name = row.name if kind == "account" else f"{row.first_name} {row.last_name}".strip()
+            result.append(
+                Candidate(kind, row.id, name, row.email, row.phone, row.archived, tuple(reasons))
+            )
         if len(result) == limit:
             break
     return result
+
+
+@functools.cache
+def _duplicate_query(kind: str, email: bool, phones: bool, key: bool, account: bool) -> Any:
+    """The duplicate look-up for one combination of known values, built once per process.
+
+    It runs for every create and every imported row, so it is a Core statement with bound
+    parameters (compiled once, then cached) rather than ORM expressions rebuilt per call.
+    Being Core, company scoping does not add its filter: the statement filters on the
+    company it is given, which callers take from the current scope.
+    """
+    table = MODELS[kind].__table__
+    c = table.c
+    branches = []
+    if email:
+        branches.append(c.email == bindparam("email"))
+    if phones:
+        branches.append(c.phone.in_(bindparam("phones", expanding=True)))
+        if kind == "contact":
+            branches.append(c.mobile.in_(bindparam("phones", expanding=True)))
+    if key:
+        same_name = c.name_key == bindparam("key")
+        if kind == "contact" and account:
+            same_name = and_(
+                same_name, or_(c.account_id == bindparam("account"), c.account_id.is_(None))
+            )
+        branches.append(same_name)
+    lookups = [
+        select(c.id).where(c.company_id == bindparam("company"), branch) for branch in branches
+    ]
+    names = [c.first_name, c.last_name, c.mobile, c.account_id] if kind == "contact" else [c.name]
+    stmt = select(c.id, c.email, c.phone, c.name_key, c.archived, *names).where(
+        c.id.in_(union(*lookups) if len(lookups) > 1 else lookups[0]), c.id != bindparam("exclude")
+    )
+    if kind == "contact":
+        stmt = stmt.where(c.forgotten_at.is_(None))
+    return stmt.order_by(c.id).limit(bindparam("limit"))
+
+
+def _any_of(model: Any, company_id: int, conditions: Sequence[Any]) -> Any:
+    """``id IN (one indexed look-up per condition, UNIONed)`` within the company.
+
+    Written as a union rather than ``company_id = ? AND (a OR b OR c)`` so that each branch
+    uses its ``(company_id, column)`` index: faced with the OR, SQLite reads the company.
+    """
+    branches = [select(model.id).where(model.company_id == company_id, c) for c in conditions]
+    return model.id.in_(union(*branches)) if len(branches) > 1 else model.id.in_(branches[0])
 
 
 def duplicates_of(session: Session, record: Account | Contact, limit: int = 10) -> list[Candidate]:
@@ -870,7 +920,7 @@ def duplicate_report(
     if keys:
         conditions.append(model.name_key.in_(keys))
     if conditions:
-        stmt = select(model).where(model.company_id == company_id, or_(*conditions))
+        stmt = select(model).where(_any_of(model, company_id, conditions))
         if model is Contact:
             stmt = stmt.where(Contact.forgotten_at.is_(None))
         for record in session.scalars(stmt):
