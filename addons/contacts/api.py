@@ -120,7 +120,7 @@ contacts = Resource(
     label="Contact",
     description="People, usually working at an account. Addresses are nested.",
     title_field="name",
-    search=["first_name", "last_name", "email", "phone", "mobile", "account.name"],
+    search=["first_name", "last_name", "name_key", "email", "phone", "mobile", "account.name"],
     filters={"owner_id": "eq", "account_id": "eq", "language": "eq", "created_at": "range"},
     sort=["last_name", "first_name", "email", "created_at", "updated_at", "id"],
     default_sort="last_name",
@@ -190,7 +190,7 @@ accounts = Resource(
     permission="contacts.account",
     label="Account",
     description="Organisations: customers, vendors, partners. Addresses are nested.",
-    search=["name", "legal_name", "email", "phone", "website"],
+    search=["name", "name_key", "legal_name", "email", "phone", "website"],
     filters={
         "owner_id": "eq",
         "is_customer": "eq",

@@ -1043,47 +1043,6 @@ def duplicate_groups(
     return groups
 
 
-# =========================================================================== search
-
-
-def search_condition(kind: Kind, q: str) -> Any:
-    """The WHERE clause of a free-text search: name (word prefix), e-mail, phone, account name.
-
-    The name and account-name parts compare the normalised ``name_key`` so that "muller"
-    finds "Müller"; a query that looks like a phone number compares digits, so that
-    "030 1234" finds "+49301234...".
-    """
-    model = MODELS[kind]
-    q = q.strip()
-    key = name_key(q)
-    conditions = []
-    if key:
-        conditions.append(_prefix(model.name_key, key))
-        conditions.append(model.name_key.like(f"% {_escape(key)}%", escape="\\"))
-    if "@" in q or "." in q:
-        conditions.append(model.email.like(f"%{_escape(q.lower())}%", escape="\\"))
-    digits = "".join(_DIGITS.findall(q))
-    if len(digits) >= 3 and not re.search(r"[a-zA-Z]", q):
-        digits = digits.lstrip("0") or digits
-        conditions.append(model.phone.like(f"%{digits}%"))
-        if model is Contact:
-            conditions.append(Contact.mobile.like(f"%{digits}%"))
-    if model is Contact and key:
-        firms = select(Account.id).where(_prefix(Account.name_key, key))
-        conditions.append(Contact.account_id.in_(firms))
-    return or_(*conditions) if conditions else model.id.is_(None)
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _prefix(col: Any, key: str) -> Any:
-    """``col`` starts with ``key``, written as a range so that a plain B-tree index serves it."""
-    upper = key[:-1] + chr(ord(key[-1]) + 1)
-    return and_(col >= key, col < upper, col.like(f"{_escape(key)}%", escape="\\"))
-
-
 # =========================================================================== references and delete
 
 

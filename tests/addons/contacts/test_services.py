@@ -334,25 +334,6 @@ def test_duplicate_groups_list_existing_look_alikes(session, company_id):
     assert record.id == a.id and [c.id for c in candidates] == [b.id]
 
 
-# --------------------------------------------------------------------------- search
-
-
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [("mull", {"Jürgen Müller"}), ("jurgen mu", {"Jürgen Müller"}), ("initech", {"Jürgen Müller"}),
-     ("030 1234", {"Jürgen Müller"}), ("bob@", {"Bob Stone"}), ("sto", {"Bob Stone"}), ("zzz", set())],
-)  # fmt: skip
-def test_search_matches_names_emails_phones_and_account_names(session, company_id, query, expected):
-    firm = account(session, company_id, name="Initech LLC")
-    contact(session, company_id, first_name="Jürgen", last_name="Müller", phone="+49 30 1234567",
-            account_id=firm.id)  # fmt: skip
-    contact(session, company_id, first_name="Bob", last_name="Stone", email="bob@example.com")
-    found = session.scalars(
-        select(Contact).where(services.search_condition("contact", query))
-    ).all()
-    assert {c.name for c in found} == expected
-
-
 # --------------------------------------------------------------------------- delete and references
 
 
