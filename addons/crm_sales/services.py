@@ -705,8 +705,10 @@ def convert_lead(
     )
     _enter_stage(opportunity, stage, now)
     session.add(opportunity)
-    lead.account = account
-    lead.contact = contact
+    lead.account, lead.contact = account, contact
+    # the columns too (both records are flushed): the audit trail sees columns
+    lead.account_id = account.id if account is not None else None
+    lead.contact_id = contact.id if contact is not None else None
     lead.status = "converted"
     lead.converted_at = now
     session.flush()
@@ -727,6 +729,7 @@ def _enter_stage(opp: Opportunity, stage: SalesPipelineStage, now: datetime) -> 
             stay.duration_seconds = _seconds(stay.entered_at, now)
     opp.history.append(StageHistory(company_id=opp.company_id, stage=stage, entered_at=now))
     opp.stage = stage
+    opp.stage_id = stage.id  # the column too: the audit trail sees columns, not relationships
     opp.stage_entered_at = now
     _sync_probability(opp)
 

@@ -299,3 +299,37 @@ def test_demo_data_spreads_over_stages_owners_and_months(session, company_id):
     )
     assert session.scalar(select(func.count()).select_from(SalesPipelineStage)
                           .where(SalesPipelineStage.company_id == company_id)) == 6  # fmt: skip
+
+
+def test_the_audit_trail_records_moves_and_conversion_links(session, company_id):
+    stage = {s.name: s for s in services.stages(session, company_id)}
+    opp = services.create_opportunity(session, {"name": "Audited"}, company_id=company_id, now=T0)
+    services.move_opportunity(session, opp, stage["Proposal"].id, now=T0 + hours(1))
+    services.mark_won(session, opp, now=T0 + hours(2))
+    updates = session.scalars(
+        select(AuditLog)
+        .where(
+            AuditLog.table_name == "crm_sales_opportunity",
+            AuditLog.record_id == opp.id,
+            AuditLog.action == "update",
+        )
+        .order_by(AuditLog.id)
+    ).all()
+    assert [row.changes["stage_id"]["new"] for row in updates] == [
+        stage["Proposal"].id,
+        stage["Won"].id,
+    ]
+    lead = services.create_lead(
+        session, {"title": "Audited lead", "company_name": "Audit Firm"}, company_id=company_id
+    )
+    result = services.convert_lead(session, lead, now=T0)
+    logged = session.scalars(
+        select(AuditLog).where(
+            AuditLog.table_name == "crm_sales_lead",
+            AuditLog.record_id == lead.id,
+            AuditLog.action == "update",
+        )
+    ).all()
+    changes = {k: v for row in logged for k, v in row.changes.items()}
+    assert changes["account_id"]["new"] == result.account.id
+    assert changes["status"] == {"old": "new", "new": "converted"}
