@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import MetaData, delete, func, inspect, select, update
 from sqlalchemy.engine import Connection
@@ -25,7 +26,7 @@ from core.db import Base, Database, utcnow
 from core.migrations import MigrationTarget, pending_revisions, upgrade
 from core.models import AddonState, AuditLog, Group, Menu, Permission, RegistryState
 from core.plugins import build_plugin_manager, call_own
-from core.registry import Registry, RegistryError, load_addon
+from core.registry import Addon, Registry, RegistryError, load_addon
 
 Progress = Callable[[str], None]
 
@@ -228,13 +229,7 @@ class Lifecycle:
             for step in steps:
                 addon = self.registry.get(step.addon)
                 progress(f"installing {addon.name} {addon.version}")
-                with _step(addon.name, "migrations"):
-                    upgrade(conn, MigrationTarget.for_addon(addon))
-                with _step(addon.name, "permissions, groups and menus"):
-                    sync_declarations(session, addon.manifest)
-                with _step(addon.name, "data"):
-                    call_own(pm, addon.name, "mosaic_load_data", session=session)
-                    session.flush()
+                _apply_addon_code(conn, session, pm, addon)
                 if with_demo:
                     progress(f"loading demo data of {addon.name}")
                     with _step(addon.name, "demo data"):
@@ -260,13 +255,7 @@ class Lifecycle:
             for step in steps:
                 addon = self.registry.get(step.addon)
                 progress(f"upgrading {addon.name} {step.from_version} -> {addon.version}")
-                with _step(addon.name, "migrations"):
-                    upgrade(conn, MigrationTarget.for_addon(addon))
-                with _step(addon.name, "permissions, groups and menus"):
-                    sync_declarations(session, addon.manifest)
-                with _step(addon.name, "data"):
-                    call_own(pm, addon.name, "mosaic_load_data", session=session)
-                    session.flush()
+                _apply_addon_code(conn, session, pm, addon)
                 with _step(addon.name, "post-upgrade hook"):
                     pm.hook.mosaic_post_upgrade(
                         session=session, addon=addon.name,
@@ -345,6 +334,17 @@ class Lifecycle:
                 raise
             finally:
                 session.close()
+
+
+def _apply_addon_code(conn: Connection, session: Session, pm: Any, addon: Addon) -> None:
+    """What install and upgrade share: migrations, manifest declarations, reference data."""
+    with _step(addon.name, "migrations"):
+        upgrade(conn, MigrationTarget.for_addon(addon))
+    with _step(addon.name, "permissions, groups and menus"):
+        sync_declarations(session, addon.manifest)
+    with _step(addon.name, "data"):
+        call_own(pm, addon.name, "mosaic_load_data", session=session)
+        session.flush()
 
 
 @contextmanager
