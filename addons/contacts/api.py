@@ -70,7 +70,11 @@ def _with_candidates(kind: str, create: Any) -> Any:
         try:
             return create(session, data, confirm_duplicate=_confirmed())
         except services.DuplicateError as exc:
-            if not (has_request_context() and request.path.startswith("/api/")):
+            # Only the REST create answers with candidates; its CSV import, like the pages,
+            # reports the refusal per row.
+            if not (
+                has_request_context() and request.endpoint == f"{request.blueprint}.{kind}s_create"
+            ):
                 raise
             endpoint = f"{request.blueprint}.{kind}s_get"
             candidates = [

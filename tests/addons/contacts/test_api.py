@@ -338,3 +338,20 @@ def test_tags_have_their_own_resource(client, admin):
     assert bad.status_code == 422 and "color" in bad.get_json()["errors"]
     assert client.delete(f"/api/v1/contacts/tags/{tag['id']}", headers=admin).status_code == 204
     assert client.get(f"{CONTACTS}{person['id']}", headers=admin).get_json()["tags"] == ""
+
+
+def test_csv_import_through_the_api_reports_duplicates_per_row(client, admin):
+    post(
+        client,
+        CONTACTS,
+        admin,
+        {"first_name": "Anna", "last_name": "Schmidt", "email": "anna@example.com"},
+    )
+    csv = "first_name,last_name,email\nBen,Brown,ben@example.com\nAnnie,S,ANNA@example.com\n"
+    headers = {**admin, "Content-Type": "text/csv"}
+    refused = client.post(f"{CONTACTS}import", data=csv, headers=headers)
+    assert refused.status_code == 422, refused.get_json()
+    [row] = refused.get_json()["rows"]
+    assert row["line"] == 3 and "confirm_duplicate" in row["errors"]
+    kept = client.post(f"{CONTACTS}import?skip_errors=true", data=csv, headers=headers)
+    assert kept.status_code == 200 and kept.get_json()["created"] == 1
