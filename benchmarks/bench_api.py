@@ -50,7 +50,9 @@ def prepare(url: str, rows: int, instance: Path) -> tuple[Database, Registry, Se
     db = Database(url)
     initialise(db, admin_email=EMAIL, admin_password=PASSWORD)
     registry = Registry.discover([FIXTURES])
-    Lifecycle(db, registry).install(["testkit"])
+    lifecycle = Lifecycle(db, registry)
+    if "testkit" not in lifecycle.installed():
+        lifecycle.install(["testkit"])
     from testkit.models import Gadget, Part
 
     with db.unit_of_work() as session:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from core.resources.declaration import BusinessError, Resource, humanize
+from core.resources.dump import dumper
 from core.resources.query import ListParams, iter_records
 from core.resources.service import create_record
 from core.resources.validation import ValidationFailed, load_input
@@ -86,7 +87,7 @@ def export_csv(session: Session, resource: Resource, params: ListParams, out: IO
     columns = export_fields(resource)
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([header for header, _ in columns])
-    schema = resource.schema_instance
+    dump = dumper(resource.schema_instance)
     count = 0
     if params.limit:
         from core.resources.query import run_list
@@ -95,7 +96,7 @@ def export_csv(session: Session, resource: Resource, params: ListParams, out: IO
     else:
         records = iter_records(session, resource, params)
     for record in records:
-        data = schema.dump(record)
+        data = dump(record)
         writer.writerow([cell(data.get(header), _is_text(f)) for header, f in columns])
         count += 1
     return count

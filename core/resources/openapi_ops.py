@@ -294,7 +294,7 @@ def _history_entry(builder: Any) -> dict[str, Any]:
             "properties": {
                 "id": {"type": "integer"},
                 "at": {"type": "string", "format": "date-time"},
-                "action": {"type": "string", "enum": ["create", "update", "delete"]},
+                "action": {"type": "string", "description": "create, update, delete, or an addon's own (merge...)"},
                 "user": {"type": "object", "nullable": True, "properties": {
                     "id": {"type": "integer"}, "name": {"type": "string", "nullable": True}}},
                 "changes": {"type": "object", "additionalProperties": {

@@ -43,7 +43,7 @@ MAX_NUMBER = Decimal("1e15")
 TIMESTAMP_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?([Zz]|[+-]\d{2}:?\d{2})?$"
 )
-TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+TRUE, FALSE = {"true"}, {"false"}  # what JSON and the OpenAPI document call a boolean
 
 
 class QueryError(ValueError):

@@ -37,6 +37,7 @@ from core.db import is_transient
 from core.problems import Problem
 from core.resources import csv_io
 from core.resources.declaration import Action, BusinessError, Resource
+from core.resources.dump import dump_many, dumper
 from core.resources.query import QueryError, parse_list_params, run_list
 from core.resources.service import (
     RecordNotFound,
@@ -243,7 +244,7 @@ def write(
 
 
 def dump(resource: Resource, record: Any) -> dict[str, Any]:
-    return resource.schema_instance.dump(record)
+    return dumper(resource.schema_instance)(record)
 
 
 def record_response(resource: Resource, record: Any, status: int = 200) -> Response:
@@ -294,7 +295,7 @@ def register_api(bp: Blueprint, resource: Resource) -> None:
             )  # fmt: skip
         result = run_list(session(), resource, params)
         body = {
-            "items": resource.list_schema_instance.dump(result.items, many=True),
+            "items": dump_many(resource.list_schema_instance, result.items),
             "total": result.total,
             "limit": result.limit,
             "offset": result.offset,
@@ -368,13 +369,13 @@ def register_api(bp: Blueprint, resource: Resource) -> None:
                     errors={key: ["Unknown parameter."]},
                 )
             value = request.args[key].strip().lower()
-            if value not in ("true", "false", "1", "0", "yes", "no"):
+            if value not in ("true", "false"):
                 raise Problem(
                     400,
                     f"'{key}' must be true or false.",
                     errors={key: ["Expected true or false."]},
                 )
-            flags[key] = value in ("true", "1", "yes")
+            flags[key] = value == "true"
         body = request.get_data(cache=True)
         result = write(
             resource,

@@ -10,6 +10,8 @@ here gives the same answer on every backend.
 
 from __future__ import annotations
 
+import enum
+import logging
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -17,12 +19,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
-from sqlalchemy import BigInteger, Float, Integer, Numeric, SmallInteger, String
+from sqlalchemy import JSON, BigInteger, Float, Numeric, SmallInteger, String
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from core.resources.declaration import Resource
 
+log = logging.getLogger(__name__)
 MAX_DEPTH = 32
 BAD_TEXT = "Text may not contain NUL characters or invalid Unicode."
 
@@ -88,34 +91,59 @@ def _base_type(column_type: TypeEngine) -> TypeEngine:
     return column_type.impl if isinstance(column_type, TypeDecorator) else column_type  # type: ignore[return-value]
 
 
+def _python_type(t: TypeEngine) -> type | None:
+    try:
+        return t.python_type
+    except NotImplementedError:
+        return None
+
+
 def column_value_error(column_type: TypeEngine, value: Any) -> str | None:
-    """Why ``value`` cannot be stored in a column of this type, or None when it can."""
+    """Why ``value`` cannot be stored in a column of this type, or None when it can.
+
+    A value of the wrong Python type (a list for a text column, text for a number) is refused
+    here, whatever the schema let through: the database would refuse it with an error that
+    is not the client's to read.
+    """
     if value is None:
         return None
     t = _base_type(column_type)
-    if isinstance(value, str):
+    expected = _python_type(t)
+    if isinstance(t, JSON) or expected is None or expected in (list, dict):
+        return None
+    if expected is str:
+        if not isinstance(value, str):
+            return "Not a valid string."
         if bad_text(value):
             return BAD_TEXT
         length = getattr(t, "length", None)
         if isinstance(t, String) and length and len(value) > length:
             return f"At most {length} characters."
         return None
-    if isinstance(value, bool):
-        return None
-    if isinstance(t, Integer) and isinstance(value, int):
+    if expected is bool:
+        return None if isinstance(value, bool) else "Not a valid boolean."
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "Not a valid integer."
         bits = 63 if isinstance(t, BigInteger) else 15 if isinstance(t, SmallInteger) else 31
         if not -(2**bits) <= value < 2**bits:
             return f"Must be between {-(2**bits)} and {2**bits - 1}."
         return None
-    if isinstance(t, Float) or isinstance(value, float):
-        try:
-            if not math.isfinite(float(value)):
+    if expected in (Decimal, float):
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            return "Not a valid number."
+        if isinstance(t, Float) or isinstance(value, float):
+            try:
+                if not math.isfinite(float(value)):
+                    return "Must be a finite number."
+            except (OverflowError, ValueError):
                 return "Must be a finite number."
-        except (OverflowError, ValueError):
-            return "Must be a finite number."
-        return None
-    if isinstance(t, Numeric) and isinstance(value, Decimal | int):
-        return _numeric_error(t, Decimal(value))
+            return None
+        return _numeric_error(t, Decimal(value)) if isinstance(t, Numeric) else None
+    if isinstance(expected, type) and issubclass(expected, enum.Enum):
+        return None if isinstance(value, expected | str) else "Not a valid choice."
+    if isinstance(expected, type) and not isinstance(value, expected):
+        return f"Not a valid {expected.__name__}."
     return None
 
 
@@ -236,6 +264,8 @@ def load_input(
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         raise ValidationFailed(messages) from None
+    except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        raise _unreadable(schema, exc) from None
     if not isinstance(data, dict):
         raise TypeError(
             f"{type(schema).__name__}.load must return a dict (no post_load building objects)"
@@ -287,3 +317,14 @@ def load_payload(schema: Schema, payload: Any, *, strict_json: bool = False) -> 
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         raise ValidationFailed(messages) from None
+    except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        raise _unreadable(schema, exc) from None
+
+
+def _unreadable(schema: Schema, exc: Exception) -> ValidationFailed:
+    """A field or validator that choked on a value of an unexpected type (a schema too loose).
+
+    The client gets a 422; the developer gets a warning with the traceback to tighten the field.
+    """
+    log.warning("%s.load failed on unexpected input: %r", type(schema).__name__, exc, exc_info=True)
+    return ValidationFailed({"_schema": ["A value has the wrong type for its field."]})

@@ -18,7 +18,7 @@ from tests.core.resources_support import models
 
 
 @pytest.fixture
-def gadgets():
+def gadgets(app):
     from testkit.api import gadgets
 
     return gadgets

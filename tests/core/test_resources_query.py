@@ -102,7 +102,7 @@ def test_many_to_one_columns_are_joined_not_queried_per_row(db, db_session):
         ({"name__contains": "x" * 201}, "too long"),
     ],
 )
-def test_parameter_errors_say_what_is_wrong(args, message):
+def test_parameter_errors_say_what_is_wrong(app, args, message):
     from testkit.api import gadgets
 
     with pytest.raises(QueryError) as caught:
@@ -110,7 +110,7 @@ def test_parameter_errors_say_what_is_wrong(args, message):
     assert message in caught.value.message
 
 
-def test_parameters_are_parsed_into_typed_filters():
+def test_parameters_are_parsed_into_typed_filters(app):
     from testkit.api import gadgets
 
     params = parse_list_params(
@@ -145,7 +145,7 @@ class _Schema(Schema):
         ({"operations": ("create", "explode")}, "unknown operation 'explode'"),
     ],
 )
-def test_a_wrong_declaration_fails_when_written(kwargs, message):
+def test_a_wrong_declaration_fails_when_written(app, kwargs, message):
     gadget_cls, _part = models()
     base = {
         "name": "things",
