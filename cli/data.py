@@ -137,7 +137,8 @@ def import_command(
     if result.ignored_columns:
         click.echo(f"Read-only columns ignored: {', '.join(result.ignored_columns)}", err=True)
     if result.failed:
-        raise click.ClickException(result.summary())
+        fatal = any(e.fatal for e in result.errors)
+        raise click.ClickException(result.summary() + ("." if fatal else " (--skip-errors)."))
     click.echo(f"{resource.plural}: {result.summary()}{where}.")
 
 

@@ -144,8 +144,10 @@ class ImportResult:
     def summary(self) -> str:
         mode = " (dry run: nothing saved)" if self.dry_run else ""
         if self.failed:
-            return (f"{len(self.errors)} error(s) in {self.rows} row(s); nothing was imported. "
-                    "Fix the file, or use --skip-errors to import the valid rows.")  # fmt: skip
+            return (
+                f"{len(self.errors)} error(s) in {self.rows} row(s); nothing was imported. "
+                "Fix the file, or skip the rows with errors"
+            )
         text = f"{self.created} created"
         if self.skipped:
             text += f", {self.skipped} row(s) with errors skipped"

@@ -386,10 +386,15 @@ def register_api(bp: Blueprint, resource: Resource) -> None:
             keep=lambda r: not r.failed and not r.dry_run,
         )  # fmt: skip
         if result.failed:
+            fatal = any(e.fatal for e in result.errors)
+            detail = result.summary() + ("." if fatal else " (skip_errors=true).")
             raise Problem(
-                422, result.summary(), title="Import refused",
-                errors={"file": [result.summary()]}, rows=[e.as_dict() for e in result.errors[:200]],
-            )  # fmt: skip
+                422,
+                detail,
+                title="Import refused",
+                errors={"file": [detail]},
+                rows=[e.as_dict() for e in result.errors[:200]],
+            )
         return current_app.json.response(result.as_dict())
 
     bp.add_url_rule(f"{base}/", f"{ep}_list", mark(list_records, "list"), methods=["GET"])
