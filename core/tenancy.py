@@ -25,6 +25,7 @@ request itself loaded).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -181,7 +182,9 @@ def as_user(
 # --------------------------------------------------------------------------- reading
 
 
+@functools.lru_cache(maxsize=1024)
 def _criteria(ids: tuple[int, ...]) -> Any:
+    """The loader option for one set of companies; built once per set, it is immutable."""
     return with_loader_criteria(
         CompanyMixin,
         lambda cls: cls.company_id.in_(ids),
