@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import __version__
 from core.config import Settings
 from core.db import Database
+from core.jobs import configure_wakeup
 from core.lifecycle import Lifecycle
 from core.models import AddonState, RegistryState
 from core.plugins import build_plugin_manager, call_own
@@ -186,6 +187,7 @@ def create_app(
     db = db or Database(settings.database_url)
     registry = registry or Registry.discover(settings.addons_paths)
     app = build_app(settings, db, registry)
+    configure_wakeup(settings.redis_url)
     if settings.hot_reload:
         app.wsgi_app = ReloadingApp(app, settings, db, registry)  # type: ignore[method-assign]
     return app
