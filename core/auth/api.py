@@ -30,6 +30,7 @@ from core.identity import (
 )
 from core.passwords import WeakPasswordError
 from core.problems import Problem
+from core.resources.openapi import api_doc
 
 LOGIN_FAILED = "Invalid e-mail or password (or the account is temporarily locked)."
 
@@ -87,11 +88,65 @@ def user_summary(user: Any) -> dict[str, Any]:
     }
 
 
+# JSON schemas of the auth routes, for the OpenAPI document (``core.resources.api_doc``).
+_STR = {"type": "string"}
+_DT = {"type": "string", "format": "date-time", "nullable": True}
+TOKEN_PAIR = {
+    "type": "object",
+    "properties": {
+        "access_token": _STR, "refresh_token": _STR, "token_type": _STR,
+        "expires_in": {"type": "integer"}, "refresh_expires_in": {"type": "integer"},
+    },
+    "required": ["access_token", "refresh_token", "token_type", "expires_in"],
+}  # fmt: skip
+LOGIN_BODY = {
+    "type": "object",
+    "properties": {"email": _STR, "password": {"type": "string", "format": "password"}},
+    "required": ["email", "password"],
+}
+REFRESH_BODY = {
+    "type": "object",
+    "properties": {"refresh_token": _STR},
+    "required": ["refresh_token"],
+}
+LOGOUT_BODY = {"type": "object", "properties": {"refresh_token": _STR}}
+PASSWORD_BODY = {
+    "type": "object",
+    "properties": {"current_password": _STR, "new_password": _STR},
+    "required": ["current_password", "new_password"],
+}
+API_TOKEN = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"}, "name": _STR, "prefix": _STR, "created_at": _DT,
+        "last_used_at": _DT, "revoked": {"type": "boolean"},
+    },
+}  # fmt: skip
+API_TOKEN_CREATED = {
+    "type": "object",
+    "properties": {**API_TOKEN["properties"], "token": _STR},
+}
+TOKEN_BODY = {"type": "object", "properties": {"name": _STR}, "required": ["name"]}
+ME = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"}, "email": _STR, "name": _STR, "timezone": _STR,
+        "is_admin": {"type": "boolean"}, "company_id": {"type": "integer", "nullable": True},
+        "company_ids": {"type": "array", "items": {"type": "integer"}},
+        "companies": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "name": _STR}}},
+        "permissions": {"type": "array", "items": _STR},
+    },
+}  # fmt: skip
+
+
 def build_api_blueprint(limiter: Limiter, settings: Settings) -> Blueprint:
     bp = Blueprint("auth_api", __name__, url_prefix="/api/v1/auth")
     policy = LoginPolicy(settings.login_max_failures, settings.login_lock_minutes)
 
     @bp.post("/login")
+    @api_doc(summary="Log in: an access and a refresh token", body=LOGIN_BODY, response=TOKEN_PAIR,
+             errors=(401, 422, 429), tags=["auth"])  # fmt: skip
     @public_endpoint
     @login_limit(limiter, settings)
     def login() -> Any:
@@ -103,6 +158,8 @@ def build_api_blueprint(limiter: Limiter, settings: Settings) -> Blueprint:
         return jsonify(issued.as_dict())
 
     @bp.post("/refresh")
+    @api_doc(summary="Rotate a refresh token (the used one stops working)", body=REFRESH_BODY,
+             response=TOKEN_PAIR, errors=(401, 422), tags=["auth"])  # fmt: skip
     @public_endpoint
     def refresh() -> Any:
         body = _json_body("refresh_token")
@@ -117,6 +174,9 @@ def build_api_blueprint(limiter: Limiter, settings: Settings) -> Blueprint:
         return jsonify(rotation.issued.as_dict())
 
     @bp.post("/logout")
+    @api_doc(
+        summary="Revoke this login", body=LOGOUT_BODY, status=204, errors=(401,), tags=["auth"]
+    )
     @public_endpoint
     def logout() -> Any:
         """Revoke the login (every token of its family); works with the access or refresh token."""
@@ -147,11 +207,14 @@ def build_api_blueprint(limiter: Limiter, settings: Settings) -> Blueprint:
         return "", 204
 
     @bp.get("/me")
+    @api_doc(summary="Who am I: user, companies, permissions", response=ME, tags=["auth"])
     @login_required
     def me() -> Any:
         return jsonify(user_summary(current_user()))
 
     @bp.post("/password")
+    @api_doc(summary="Change one's password (revokes every token)", body=PASSWORD_BODY,
+             response=TOKEN_PAIR, errors=(422,), tags=["auth"])  # fmt: skip
     @login_required
     def change_password() -> Any:
         """Change one's own password: every outstanding token is revoked, a new pair returned."""
@@ -173,12 +236,18 @@ def build_api_blueprint(limiter: Limiter, settings: Settings) -> Blueprint:
         return jsonify(issued.as_dict())
 
     @bp.get("/tokens")
+    @api_doc(summary="My personal API tokens", tags=["auth"], response={
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": API_TOKEN}, "total": {"type": "integer"}},
+    })  # fmt: skip
     @login_required
     def tokens_list() -> Any:
         items = [describe_token(t) for t in list_api_tokens(_session(), current_user())]
         return jsonify({"items": items, "total": len(items)})
 
     @bp.post("/tokens")
+    @api_doc(summary="Create a personal API token (shown once)", body=TOKEN_BODY,
+             response=API_TOKEN_CREATED, status=201, errors=(403, 422), tags=["auth"])  # fmt: skip
     @login_required
     def tokens_create() -> Any:
         if g.mosaic_auth_method == "api-token":
@@ -198,6 +267,7 @@ def build_api_blueprint(limiter: Limiter, settings: Settings) -> Blueprint:
         return jsonify(result), 201
 
     @bp.delete("/tokens/<int:token_id>")
+    @api_doc(summary="Revoke a personal API token", status=204, errors=(404,), tags=["auth"])
     @login_required
     def tokens_revoke(token_id: int) -> Any:
         session = _session()

@@ -194,3 +194,17 @@ def test_answers_match_the_description(client, doc):
         assert_conforms(doc, method, url, response)
     for method, url, kwargs in calls[:3]:
         assert_conforms(doc, method, url, getattr(client, method)(url, **kwargs))  # anonymous: 401
+
+
+def test_auth_routes_describe_their_bodies_and_answers(client, doc):
+    login_op = doc["paths"]["/api/v1/auth/login"]["post"]
+    body = _inline(doc, login_op["requestBody"]["content"]["application/json"]["schema"])
+    assert set(body["required"]) == {"email", "password"}
+    assert login_op["security"] == []  # public: no bearer token needed to log in
+    response = client.post(
+        "/api/v1/auth/login", json={"email": "admin@example.com", "password": "x" * 12}
+    )
+    assert response.status_code == 401  # a refusal is a documented problem response
+    assert {"401", "422", "429"} <= set(login_op["responses"])
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {login(client)}"})
+    assert_conforms(doc, "get", "/api/v1/auth/me", me)
