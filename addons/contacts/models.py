@@ -9,7 +9,9 @@ generated REST resource, an import, a shell session) are kept here with ``@valid
 * ``name_key`` is the accent-, case- and punctuation-free form of the name (for accounts,
   without the legal form: "ACME GmbH" and "Acme" share the key ``acme``). It is derived,
   but stored and indexed on purpose: duplicate detection looks it up on every create and
-  on every imported row, which must stay an index lookup at 100,000 rows;
+  on every imported row, which must stay an index lookup at 100,000 rows (see
+  ``services._duplicate_query`` for how the look-ups are written so that both SQLite and
+  PostgreSQL use these single-column indexes);
 * phone numbers written with an international prefix become E.164. Numbers in national
   form need a country to be converted; ``services`` does that where a country is known.
 
@@ -145,17 +147,6 @@ def normalise_phone(value: str | None, region: str | None = None) -> str | None:
     return cleaned[:1] + cleaned[1:].replace("+", "") if cleaned else None
 
 
-def _lookup_indexes(table: str, *columns: str) -> tuple[Index, ...]:
-    """``(company_id, column)`` indexes for the duplicate and name look-ups.
-
-    Every query of a company row also filters on ``company_id`` (company scoping adds it).
-    With one index per column, SQLite's planner, which has no statistics, then prefers the
-    ``company_id`` index and reads the whole company for each look-up; a composite index
-    serves both conditions at once, on every backend.
-    """
-    return tuple(Index(f"ix_{table}_company_{column}", "company_id", column) for column in columns)
-
-
 # --------------------------------------------------------------------------- link tables
 
 account_tag = Table(
@@ -197,15 +188,14 @@ class Account(BusinessMixin, ArchiveMixin, Base):
     """An organisation: a customer, a vendor, a partner (or several of these at once)."""
 
     __tablename__ = "contacts_account"
-    __table_args__ = _lookup_indexes("contacts_account", "name_key", "email", "phone")
 
     name: Mapped[str] = mapped_column(String(200), index=True)
-    name_key: Mapped[str] = mapped_column(String(200), default="")
+    name_key: Mapped[str] = mapped_column(String(200), index=True, default="")
     legal_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     tax_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     website: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
-    phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True, index=True)
+    phone: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     industry: Mapped[str | None] = mapped_column(String(100), nullable=True)
     size: Mapped[str | None] = mapped_column(String(16), nullable=True)
     is_customer: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -263,15 +253,14 @@ class Contact(BusinessMixin, ArchiveMixin, Base):
     """A person, usually working at an account."""
 
     __tablename__ = "contacts_contact"
-    __table_args__ = _lookup_indexes("contacts_contact", "name_key", "email", "phone", "mobile")
 
     first_name: Mapped[str] = mapped_column(String(100), default="")
     last_name: Mapped[str] = mapped_column(String(100), default="")
-    name_key: Mapped[str] = mapped_column(String(200), default="")
+    name_key: Mapped[str] = mapped_column(String(200), index=True, default="")
     title: Mapped[str | None] = mapped_column(String(100), nullable=True)  # job title
-    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
-    phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    mobile: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True, index=True)
+    phone: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    mobile: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts_account.id"), nullable=True, index=True
     )

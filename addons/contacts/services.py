@@ -604,9 +604,10 @@ def _account_named(session: Session, name: str, company_id: int, errors: dict) -
         state = inspect(remembered)
         if state.persistent and not state.deleted and remembered.name_key == key:
             return remembered.id
+    same_key = _union_of(Account.__table__, [Account.__table__.c.name_key == key])
     found = session.scalars(
         select(Account)
-        .where(Account.company_id == company_id, Account.name_key == key)
+        .where(Account.id.in_(same_key), Account.company_id == company_id)
         .order_by(Account.archived, Account.id)
         .limit(10)
     ).all()
@@ -804,7 +805,7 @@ def find_duplicates(
     if not (email or phones or key):
         return []
     stmt = _duplicate_query(kind, bool(email), bool(phones), bool(key), account_id is not None)
-    params: dict[str, Any] = {"company": company_id, "exclude": exclude_id or 0, "limit": limit * 3}
+    params: dict[str, Any] = {"exclude": exclude_id or 0, "limit": limit * 10}
     for name, value in (
         ("email", email),
         ("phones", phones),
@@ -814,7 +815,9 @@ def find_duplicates(
         if value:
             params[name] = value
     result = []
-    for row in session.execute(stmt, params):
+    for row in sorted(session.execute(stmt, params), key=lambda r: r.id):
+        if row.company_id != company_id:
+            continue
         reasons = _reasons(kind, row, email, phones, key, account_id)
         if reasons:
             name = row.name if kind == "account" else f"{row.first_name} {row.last_name}".strip()
@@ -832,8 +835,12 @@ def _duplicate_query(kind: str, email: bool, phones: bool, key: bool, account: b
 
     It runs for every create and every imported row, so it is a Core statement with bound
     parameters (compiled once, then cached) rather than ORM expressions rebuilt per call.
-    Being Core, company scoping does not add its filter: the statement filters on the
-    company it is given, which callers take from the current scope.
+    Each known value is one branch of a UNION that can only use that column's index, and
+    the company is checked on the few rows found, in Python. With ``company_id = ?`` in
+    the SQL the planners drive the query from the ``company_id`` index and read the whole
+    company per look-up (SQLite always; PostgreSQL on tables without statistics yet, which
+    is every table during a first bulk import). Being Core, company scoping adds nothing:
+    ``find_duplicates`` keeps the rows of the company it is given, the caller's.
     """
     table = MODELS[kind].__table__
     c = table.c
@@ -851,26 +858,25 @@ def _duplicate_query(kind: str, email: bool, phones: bool, key: bool, account: b
                 same_name, or_(c.account_id == bindparam("account"), c.account_id.is_(None))
             )
         branches.append(same_name)
-    lookups = [
-        select(c.id).where(c.company_id == bindparam("company"), branch) for branch in branches
-    ]
     names = [c.first_name, c.last_name, c.mobile, c.account_id] if kind == "contact" else [c.name]
-    stmt = select(c.id, c.email, c.phone, c.name_key, c.archived, *names).where(
-        c.id.in_(union(*lookups) if len(lookups) > 1 else lookups[0]), c.id != bindparam("exclude")
+    stmt = select(c.id, c.company_id, c.email, c.phone, c.name_key, c.archived, *names).where(
+        c.id.in_(_union_of(table, branches)), c.id != bindparam("exclude")
     )
     if kind == "contact":
         stmt = stmt.where(c.forgotten_at.is_(None))
-    return stmt.order_by(c.id).limit(bindparam("limit"))
+    # No ORDER BY: "ORDER BY id LIMIT n" invites a walk along the primary key; rows are
+    # sorted in Python instead.
+    return stmt.limit(bindparam("limit"))
 
 
-def _any_of(model: Any, company_id: int, conditions: Sequence[Any]) -> Any:
-    """``id IN (one indexed look-up per condition, UNIONed)`` within the company.
+def _union_of(table: Any, conditions: Sequence[Any]) -> Any:
+    """``SELECT id ... WHERE a UNION SELECT id ... WHERE b``: one index look-up per condition.
 
-    Written as a union rather than ``company_id = ? AND (a OR b OR c)`` so that each branch
-    uses its ``(company_id, column)`` index: faced with the OR, SQLite reads the company.
+    Built on the table (Core), so that company scoping adds no ``company_id`` term to the
+    branches; callers filter the company on the outer query (see ``_duplicate_query``).
     """
-    branches = [select(model.id).where(model.company_id == company_id, c) for c in conditions]
-    return model.id.in_(union(*branches)) if len(branches) > 1 else model.id.in_(branches[0])
+    branches = [select(table.c.id).where(condition) for condition in conditions]
+    return union(*branches) if len(branches) > 1 else branches[0]
 
 
 def duplicates_of(session: Session, record: Account | Contact, limit: int = 10) -> list[Candidate]:
@@ -910,17 +916,20 @@ def duplicate_report(
     by_email: dict[str, list[Any]] = defaultdict(list)
     by_phone: dict[str, list[Any]] = defaultdict(list)
     by_key: dict[str, list[Any]] = defaultdict(list)
+    c = model.__table__.c
     conditions = []
     if emails:
-        conditions.append(model.email.in_(emails))
+        conditions.append(c.email.in_(emails))
     if phones:
-        conditions.append(model.phone.in_(phones))
+        conditions.append(c.phone.in_(phones))
         if model is Contact:
-            conditions.append(Contact.mobile.in_(phones))
+            conditions.append(c.mobile.in_(phones))
     if keys:
-        conditions.append(model.name_key.in_(keys))
+        conditions.append(c.name_key.in_(keys))
     if conditions:
-        stmt = select(model).where(_any_of(model, company_id, conditions))
+        stmt = select(model).where(
+            model.id.in_(_union_of(model.__table__, conditions)), model.company_id == company_id
+        )
         if model is Contact:
             stmt = stmt.where(Contact.forgotten_at.is_(None))
         for record in session.scalars(stmt):
