@@ -133,11 +133,36 @@ class VersionMixin:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.__table__.c.version}
+        # eager_defaults=False: ``version`` (and ``archived``) have server defaults for rows
+        # written by SQL, but the ORM always sends them. Left on "auto", their presence makes
+        # the unit of work ask for RETURNING, which on SQLite means one INSERT per row
+        # instead of one executemany per table (see ``core.bulk``).
+        return {"version_id_col": cls.__table__.c.version, "eager_defaults": False}
 
 
 class BusinessMixin(IdMixin, TimestampMixin, AuthorMixin, CompanyMixin, VersionMixin):
     """What every business record carries: id, timestamps, authors, company, version."""
+
+
+# --------------------------------------------------------------------------- session caches
+
+_CACHES_KEY = "mosaic.caches"
+
+
+def session_cache(session: Session, name: str) -> dict[Any, Any]:
+    """A dict for look-ups a service repeats within one unit of work (tags by name, say).
+
+    It lives in ``session.info`` and is dropped whenever the session rolls back, a savepoint
+    included: objects loaded or made inside a rolled-back savepoint must not be handed out
+    again (their rows are gone, and SQLite may give their ids to new rows). Services that
+    keep ORM objects across calls keep them here, never in ``session.info`` directly.
+    """
+    return session.info.setdefault(_CACHES_KEY, {}).setdefault(name, {})
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_session_caches(session: Session, _previous: Any) -> None:
+    session.info.pop(_CACHES_KEY, None)
 
 
 # --------------------------------------------------------------------------- engines

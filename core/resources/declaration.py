@@ -185,6 +185,12 @@ class Resource:
     :param create, update, delete: service functions replacing the generic ones:
         ``create(session, data) -> record``, ``update(session, record, data) -> record``,
         ``delete(session, record)``.
+    :param create_many: creates many validated rows at once, for CSV import:
+        ``create_many(session, rows) -> outcomes`` where ``rows`` is a list of
+        ``(line, data)`` (``line`` names the row in messages) and ``outcomes`` has, per row
+        and in order, the new record or the ``BusinessError`` that refused that row. Refused
+        rows must leave nothing behind; the caller flushes. Without it, an import calls
+        ``create`` (or the generic create) once per row.
     :param operations: which of ``create``, ``update``, ``delete``, ``import`` exist.
     """
 
@@ -209,6 +215,7 @@ class Resource:
     create: Callable[..., Any] | None = None
     update: Callable[..., Any] | None = None
     delete: Callable[..., Any] | None = None
+    create_many: Callable[..., Any] | None = None
     operations: Sequence[str] = ("create", "update", "delete", "import")
 
     # ------------------------------------------------------------------ derived, checked
