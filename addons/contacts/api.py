@@ -29,6 +29,7 @@ from addons.contacts.schemas import (
     MergeSchema,
     TagSchema,
 )
+from addons.contacts.search import phone_terms
 from core.models import User
 from core.problems import Problem
 from core.resources import Action, Child, Column, FormField, Resource, Section, register_resource
@@ -125,7 +126,17 @@ contacts = Resource(
     description="People, usually working at an account. Addresses are nested.",
     title_field="name",
     search=["first_name", "last_name", "name_key", "email", "phone", "mobile", "account.name"],
-    filters={"owner_id": "eq", "account_id": "eq", "language": "eq", "created_at": "range"},
+    search_terms=phone_terms(Contact.phone, Contact.mobile),
+    filters={
+        "owner_id": "eq",
+        "account_id": "eq",
+        "tags.name": "text",
+        "addresses.country": "eq",
+        "account.is_customer": "eq",
+        "account.is_vendor": "eq",
+        "language": "eq",
+        "created_at": "range",
+    },
     sort=["last_name", "first_name", "email", "created_at", "updated_at", "id"],
     default_sort="last_name",
     columns=[
@@ -182,6 +193,7 @@ contacts = Resource(
         ),
     ],
     create=_with_candidates("contact", services.create_contact),
+    create_many=services.import_contacts,
     update=services.update_contact,
     delete=services.delete_record,
 )
@@ -195,10 +207,13 @@ accounts = Resource(
     label="Account",
     description="Organisations: customers, vendors, partners. Addresses are nested.",
     search=["name", "name_key", "legal_name", "email", "phone", "website"],
+    search_terms=phone_terms(Account.phone),
     filters={
         "owner_id": "eq",
         "is_customer": "eq",
         "is_vendor": "eq",
+        "tags.name": "text",
+        "addresses.country": "eq",
         "industry": "text",
         "size": "eq",
         "parent_id": "eq",
@@ -249,6 +264,7 @@ accounts = Resource(
         ),
     ],
     create=_with_candidates("account", services.create_account),
+    create_many=services.import_accounts,
     update=services.update_account,
     delete=services.delete_record,
 )

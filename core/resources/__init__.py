@@ -30,6 +30,7 @@ from core.resources.declaration import (
     FormField,
     Resource,
     ResourceError,
+    SearchTerm,
     Section,
 )
 from core.resources.openapi import api_doc
@@ -55,6 +56,7 @@ __all__ = [
     "RecordSchema",
     "Resource",
     "ResourceError",
+    "SearchTerm",
     "Section",
     "api_doc",
     "find_resource",

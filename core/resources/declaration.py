@@ -9,15 +9,19 @@ A minimal declaration::
 
     gadgets = Resource(
         name="gadgets", model=Gadget, schema=GadgetSchema, permission="testkit.gadget",
-        search=["name"], filters={"price": "range"}, sort=["name", "price"],
-        columns=["name", "price"], form=["name", "price", "notes"],
+        search=["name"], filters={"price": "range", "parts.label": "text"},
+        sort=["name", "price"], columns=["name", "price"], form=["name", "price", "notes"],
     )
+
+Filters name a column of the model or, one relation deep, a column of a related record
+(``"parts.label"``, ``"account.is_customer"``); the query-string parameter keeps the dotted
+name (``?parts.label__contains=bolt``). See :mod:`core.resources.query` for what they mean.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -33,6 +37,52 @@ FILTER_KINDS = ("eq", "range", "text")
 RESERVED_PARAMS = ("limit", "offset", "q", "sort", "format")
 #: Path segments a custom action may not take (they are generated routes).
 RESERVED_ACTIONS = frozenset({"history", "delete", "edit", "import", "export"})
+
+
+@dataclass(frozen=True)
+class FilterField:
+    """What a declared filter reads: a column of the model, or of a record it relates to.
+
+    ``relationship`` is ``None`` for the model's own columns. For ``"tags.name"`` it is the
+    ``tags`` relationship and ``column`` is ``Tag.name``: the list keeps the records for which
+    a related record matches (``EXISTS``), so pages never repeat a record and the count stays
+    one statement.
+    """
+
+    name: str
+    #: The class the column is read on: the model, or the related class.
+    owner: type
+    column: ColumnProperty
+    relationship: RelationshipProperty | None = None
+
+    @property
+    def table_column(self) -> Any:
+        """The ``Column`` (its type coerces values and shapes the OpenAPI schema)."""
+        return self.column.columns[0]
+
+    @property
+    def attribute(self) -> Any:
+        """The mapped attribute to compare, on the model or on the related class."""
+        return getattr(self.owner, self.column.key)
+
+    @property
+    def many(self) -> bool:
+        """Whether the relation is a collection (``any``) rather than one record (``has``)."""
+        return self.relationship is not None and bool(self.relationship.uselist)
+
+
+@dataclass(frozen=True)
+class SearchTerm:
+    """A part of the search text that a resource reads its own way (``Resource.search_terms``).
+
+    ``text`` is the part of ``q`` it stands for (taken out of the word-by-word search) and
+    ``clause`` a condition on the model. A record matches the part when ``clause`` holds *or*
+    when the part's words match the search fields as usual, so a term only ever widens what
+    the plain search finds: "0170 0104729" still finds a note containing "0170 0104729".
+    """
+
+    text: str
+    clause: Any  # a SQLAlchemy boolean expression on the resource's model
 
 
 class ResourceError(ValueError):
@@ -171,8 +221,13 @@ class Resource:
         need ``.read``, ``.create``, ``.update``, ``.delete``.
     :param list_schema: a lighter schema for list responses (default: ``schema``).
     :param search: fields searched by ``q`` (strings; ``relation.field`` for related records).
+    :param search_terms: optional ``(q) -> [SearchTerm]``: reads the whole search text and
+        returns the parts it understands with a condition of its own (a phone number typed
+        with spaces matched on the stored E.164 form, say). Needs ``search``.
     :param filters: ``{field: kind}``, kind ``"eq"`` (``f=v``, ``f__in=a,b``), ``"range"``
         (also ``f__gte``/``f__lte``: numbers and dates) or ``"text"`` (also ``f__contains``).
+        ``field`` is a column of the model or ``relation.column`` one relation deep
+        (``"tags.name"``): a record matches when a related record does.
     :param sort: fields the list may be sorted on (``sort=-price,name``).
     :param default_sort: the order when none is asked for.
     :param columns: list page columns (default: the first sortable fields).
@@ -200,6 +255,7 @@ class Resource:
     permission: str
     list_schema: type[Schema] | None = None
     search: Sequence[str] = ()
+    search_terms: Callable[[str], Iterable[SearchTerm]] | None = None
     filters: Mapping[str, str] = field(default_factory=dict)
     sort: Sequence[str] = ()
     default_sort: str = "-id"
@@ -259,6 +315,11 @@ class Resource:
         if self.has_archive:
             out.setdefault("archived", "eq")
         return out
+
+    @cached_property
+    def filter_fields(self) -> dict[str, FilterField]:
+        """Where each filter of :attr:`all_filters` reads (checked when declared)."""
+        return {name: self._filter_field(name) for name in self.all_filters}
 
     @cached_property
     def sort_fields(self) -> tuple[str, ...]:
@@ -341,13 +402,15 @@ class Resource:
                 raise ResourceError(
                     f"{where}: filter '{name}' has kind '{kind}'; use one of {FILTER_KINDS}"
                 )
-            self._column(name, "filters")
+        self.filter_fields  # noqa: B018 - resolves (and so checks) every filter now
         for name in self.sort_fields:
             self._column(name, "sort")
         for item in self.default_sort.split(","):
             self._column(item.strip().lstrip("-+"), "default_sort")
         for name in self.search:
             self._search_path(name)
+        if self.search_terms is not None and not self.search:
+            raise ResourceError(f"{where}: search_terms needs search fields (q is not offered)")
         for col in self.list_columns:
             self._path(col.name, "columns")
         schema_fields = self.schema_instance.fields
@@ -398,6 +461,41 @@ class Resource:
                 f"resource '{self.name}': {what} field '{name}' is not a column of {self.model.__name__} ({columns})"
             )
         return prop
+
+    def _filter_field(self, name: str) -> FilterField:
+        """An own column, or ``relation.column`` one relation deep; else a named error.
+
+        Secret columns (``core.audit.is_secret``: password hashes, tokens) are refused: a
+        ``__contains`` filter on ``owner.password_hash`` would read a hash out letter by letter.
+        """
+        from core.audit import is_secret
+
+        found = self._filter_target(name)
+        if is_secret(found.owner, found.column.key):
+            raise ResourceError(
+                f"resource '{self.name}': filters field '{name}' is a secret column; it cannot be filtered"
+            )
+        return found
+
+    def _filter_target(self, name: str) -> FilterField:
+        if "." not in name:
+            return FilterField(name, self.model, self._column(name, "filters"))
+        where = f"resource '{self.name}': filters field '{name}'"
+        rel_name, _, col_name = name.partition(".")
+        if "." in col_name:
+            raise ResourceError(f"{where}: at most one relation deep ('relation.column')")
+        rel = self.mapper.relationships.get(rel_name)
+        if rel is None:
+            relations = ", ".join(sorted(self.mapper.relationships.keys())) or "none"
+            raise ResourceError(
+                f"{where}: '{rel_name}' is not a relationship of {self.model.__name__} ({relations})"
+            )
+        prop = rel.mapper.attrs.get(col_name)
+        if not isinstance(prop, ColumnProperty) or "__" in col_name:
+            target = rel.mapper.class_.__name__
+            columns = ", ".join(sorted(rel.mapper.columns.keys()))
+            raise ResourceError(f"{where}: '{col_name}' is not a column of {target} ({columns})")
+        return FilterField(name, rel.mapper.class_, prop, rel)
 
     def _path(self, path: str, what: str, relationship: bool = False) -> None:
         mapper = self.mapper

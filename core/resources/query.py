@@ -10,6 +10,21 @@ Parameters: ``limit`` (default 50, at most 500), ``offset``, ``q`` (every word m
 of the search fields), ``sort=-price,name``, and filters on declared fields:
 ``field=value``, ``field__in=a,b``, ``field__gte`` / ``field__lte`` (range filters: numbers
 and dates), ``field__contains`` (text filters), ``field__isnull=true`` (nullable fields).
+
+Filters on a related record keep the declared dotted name in the query string
+(``?tags.name=VIP``, ``?addresses.country__in=DE,FR``, ``?account.is_customer=true``); the
+value is read with the related column's type. They become ``EXISTS`` subqueries
+(``relationship.any(...)`` for collections, ``.has(...)`` for a many-to-one), never joins, so
+a record is listed once and the list still costs one count and one page. Filters on the same
+relation hold for the same related record: ``addresses.country=DE&addresses.kind=billing`` is
+"has a billing address in Germany". They offer no ``__isnull`` (filter the foreign key for
+"has no account"). Company scoping (``core.tenancy``) applies inside the subqueries as
+everywhere: a tag of another company matches nothing.
+
+``q`` is split into words, each matching one search field with "contains". A resource's
+``search_terms`` hook may first take out parts of ``q`` it reads its own way (a phone number
+typed with spaces); such a part matches when the hook's condition holds or its words match
+as usual.
 """
 
 from __future__ import annotations
@@ -24,7 +39,7 @@ from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 from marshmallow import Schema, fields
-from sqlalchemy import ColumnElement, Select, String, cast, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Mapper, joinedload, selectinload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 from sqlalchemy.types import TypeDecorator
@@ -137,8 +152,10 @@ class DateOnly:
 
 
 def filter_operators(resource: Resource, name: str) -> tuple[str, ...]:
+    """The operators a filter offers; ``isnull`` only on the model's own nullable columns."""
     ops = OPERATORS[resource.all_filters[name]]
-    if resource.mapper.columns[name].nullable:
+    target = resource.filter_fields[name]
+    if target.relationship is None and target.table_column.nullable:
         ops = (*ops, "isnull")
     return ops
 
@@ -151,8 +168,14 @@ def filter_params(resource: Resource) -> list[str]:
     return out
 
 
+def filter_column_type(resource: Resource, name: str) -> Any:
+    """The SQL type of the column a filter reads (the related record's for ``rel.col``)."""
+    return resource.filter_fields[name].table_column.type
+
+
 def column_python_type(resource: Resource, name: str) -> type:
-    column_type = resource.mapper.columns[name].type
+    """The Python type a filter's values are read as (``str`` when the type does not say)."""
+    column_type = filter_column_type(resource, name)
     if isinstance(column_type, TypeDecorator):
         column_type = column_type.impl_instance
     try:
@@ -225,7 +248,7 @@ def coerce_value(resource: Resource, name: str, raw: str, param: str) -> Any:
         if bad_text(raw) or len(raw) > MAX_TEXT:
             raise fail(f"text must be valid and at most {MAX_TEXT} characters.")
         return raw
-    problem = column_value_error(resource.mapper.columns[name].type, value)
+    problem = column_value_error(filter_column_type(resource, name), value)
     if problem:
         raise fail(problem)
     return value
@@ -337,14 +360,14 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filter_clause(resource: Resource, name: str, op: str, value: Any) -> ColumnElement[bool]:
-    col = getattr(resource.model, name)
+def _filter_clause(col: Any, op: str, value: Any) -> ColumnElement[bool]:
+    """One filter on one mapped attribute (of the model or of the related class)."""
     if op == "isnull":
         return col.is_(None) if value else col.is_not(None)
     if op == "contains":
         return col.ilike(f"%{escape_like(value)}%", escape="\\")
     if op == "in":
-        clauses = [_filter_clause(resource, name, "", v) for v in value]
+        clauses = [_filter_clause(col, "", v) for v in value]
         if not any(isinstance(v, DateOnly) for v in value):
             return col.in_(value)
         return or_(*clauses)
@@ -359,6 +382,52 @@ def _filter_clause(resource: Resource, name: str, op: str, value: Any) -> Column
     if op == "lte":
         return col <= value
     return col == value
+
+
+def filter_clauses(resource: Resource, filters: Iterable[tuple[str, str, Any]]) -> list[Any]:
+    """The WHERE conditions of parsed filters; related ones grouped into one EXISTS per relation.
+
+    Grouping makes filters on one relation hold for the same related record (a billing
+    address *in* Germany, not any billing address and any German one).
+    """
+    out: list[Any] = []
+    related: dict[str, list[ColumnElement[bool]]] = {}
+    for name, op, value in filters:
+        target = resource.filter_fields[name]
+        clause = _filter_clause(target.attribute, op, value)
+        if target.relationship is None:
+            out.append(clause)
+        else:
+            related.setdefault(target.relationship.key, []).append(clause)
+    for key, clauses in related.items():
+        rel = getattr(resource.model, key)
+        condition = and_(*clauses)
+        out.append(
+            rel.any(condition) if resource.mapper.relationships[key].uselist else rel.has(condition)
+        )
+    return out
+
+
+def search_clauses(resource: Resource, q: str) -> list[ColumnElement[bool]]:
+    """What ``q`` requires: the resource's own reading of parts of it, then word by word.
+
+    At most ``MAX_SEARCH_WORDS`` words are searched (a term's words count), so a long text
+    cannot build an arbitrarily large statement.
+    """
+    out: list[ColumnElement[bool]] = []
+    rest, budget = q, MAX_SEARCH_WORDS
+    for term in resource.search_terms(q) if resource.search_terms else ():
+        if not term.text.strip() or budget <= 0:
+            continue
+        head, found, tail = rest.partition(term.text)
+        if not found:
+            continue
+        rest = f"{head} {tail}"
+        words = term.text.split()[:budget]
+        budget -= len(words)
+        out.append(or_(term.clause, and_(*(_search_clause(resource, w) for w in words))))
+    out.extend(_search_clause(resource, w) for w in rest.split()[: max(budget, 0)])
+    return out
 
 
 def _search_clause(resource: Resource, word: str) -> ColumnElement[bool]:
@@ -386,16 +455,12 @@ def _like(col: Any, pattern: str) -> ColumnElement[bool]:
 
 def list_statement(resource: Resource, params: ListParams) -> Select:
     """The filtered, searched select of the resource's model (no order, no page, no options)."""
-    stmt = select(resource.model)
-    filtered = set()
-    for name, op, value in params.filters:
-        stmt = stmt.where(_filter_clause(resource, name, op, value))
-        filtered.add(name)
+    stmt = select(resource.model).where(*filter_clauses(resource, params.filters))
+    filtered = {name for name, _op, _value in params.filters}
     if resource.has_archive and "archived" not in filtered:
         stmt = stmt.where(resource.model.archived.is_(False))
     if params.q:
-        for word in params.q.split()[:MAX_SEARCH_WORDS]:
-            stmt = stmt.where(_search_clause(resource, word))
+        stmt = stmt.where(*search_clauses(resource, params.q))
     return stmt
 
 

@@ -25,6 +25,7 @@ gadgets = Resource(
         "currency": "eq",
         "name": "text",
         "notes": "text",
+        "parts.label": "text",
     },
     sort=["name", "price", "created_at", "id"],
     default_sort="name",
