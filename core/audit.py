@@ -18,13 +18,31 @@ What is audited: every model with ``BusinessMixin``, and any other model that se
 ``__audited__ = True``; a business model can opt out with ``__audited__ = False``.
 Not audited: ORM bulk ``update()``/``delete()`` statements and raw SQL, which bypass the unit
 of work: services that must be audited change objects, not statements.
+
+Business actions that are not a plain create, update or delete (a merge, a "forget this
+person", a conversion) are recorded by the service that performs them, with
+:func:`record_action`::
+
+    audit.record_action(session, target, "merge", {"merged": {"id": 7, "name": "ACME"}})
+    audit.record_action(session, (Contact, 7), "forget", {"erased": {...}}, user_id=admin_id)
+
+The record is a loaded object or ``(model class or table name, id)`` (for one that is gone).
+The entry goes into the same trail, in the same transaction, under the same rules: secrets
+are left out (at any depth of a value), values are made JSON-safe by :func:`to_json`, the
+user defaults to the current scope's and the company to the record's. ``changes`` maps a
+name to an ``{"old": ..., "new": ...}`` pair or to a plain value (recorded as the new value),
+so the history shows an action like any other entry. The actions of the listeners
+(``create``/``update``/``delete``) are refused: they would pass a note off as a field change.
+When a person's data must be erased, :func:`redact` overwrites what the trail recorded of it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -32,7 +50,7 @@ from typing import Any
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from core.db import BusinessMixin, utcnow
+from core.db import Base, BusinessMixin, utcnow
 from core.models import AuditLog, User
 from core.tenancy import allowed_company_filter, current_scope
 
@@ -82,15 +100,24 @@ def _columns(obj: Any) -> list[str]:
     return [prop.key for prop in inspect(obj).mapper.column_attrs]
 
 
+@functools.lru_cache(maxsize=1024)
+def _recorded_keys(cls: type, skip: frozenset[str], excluded: frozenset[str]) -> tuple[str, ...]:
+    """The column attributes of ``cls`` a snapshot records (per class: flushes are hot).
+
+    ``excluded`` is the class's ``__audit_exclude__``, part of the key so a change is seen.
+    """
+    return tuple(
+        prop.key
+        for prop in inspect(cls).column_attrs
+        if prop.key not in skip and not is_secret(cls, prop.key)
+    )
+
+
 def _snapshot(obj: Any, skip: frozenset[str]) -> dict[str, dict[str, Any]]:
-    state = inspect(obj)
     cls = type(obj)
-    values = {}
-    for key in _columns(obj):
-        if key in skip or is_secret(cls, key):
-            continue
-        values[key] = state.dict.get(key)
-    return values
+    keys = _recorded_keys(cls, skip, frozenset(getattr(cls, "__audit_exclude__", ())))
+    values = inspect(obj).dict
+    return {key: values.get(key) for key in keys}
 
 
 def _update_changes(obj: Any) -> dict[str, dict[str, Any]]:
@@ -187,6 +214,159 @@ def init_audit() -> None:
     event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "after_soft_rollback", lambda s, _t: _after_rollback(s))
     _installed = True
+
+
+# --------------------------------------------------------------------------- business actions
+
+LISTENER_ACTIONS = frozenset({"create", "update", "delete"})
+ACTION_MAX_LENGTH: int = AuditLog.__table__.c.action.type.length
+
+
+def record_action(
+    session: Session,
+    record: Any,
+    action: str,
+    changes: Mapping[str, Any] | None = None,
+    *,
+    user_id: int | None = None,
+    company_id: int | None = None,
+) -> int:
+    """Record a business action on a record in the audit trail, in the session's transaction.
+
+    ``record`` is a loaded object (flushed first if it is pending, so it has its id) or
+    ``(model class or table name, id)``. ``changes`` maps names to ``{"old", "new"}`` pairs
+    or to plain values (recorded as new values); secrets are dropped and values made
+    JSON-safe as for the listeners' entries. ``user_id`` defaults to the current scope's
+    user, ``company_id`` to the record's company (read from its row for the tuple form, so
+    pass it for a record already deleted: without a company only unrestricted callers see
+    the entry). Pending changes are flushed before the entry is written, so the trail lists
+    them before the action that caused them. Returns the new entry's id.
+    """
+    if not isinstance(action, str) or not action.strip():
+        raise ValueError("An audit action needs a name.")
+    if action in LISTENER_ACTIONS:
+        raise ValueError(
+            f"{action!r} entries are written by the audit listeners; name the business action."
+        )
+    if len(action) > ACTION_MAX_LENGTH:
+        raise ValueError(f"Audit action names have at most {ACTION_MAX_LENGTH} characters.")
+    session.flush()
+    cls, table_name, record_id, record_company = _action_target(session, record)
+    row = {
+        "table_name": table_name,
+        "record_id": record_id,
+        "action": action,
+        "changes": _action_changes(cls, changes or {}),
+        "user_id": user_id if user_id is not None else current_scope().user_id,
+        "company_id": company_id if company_id is not None else record_company,
+        "at": utcnow(),
+    }
+    result = session.connection().execute(insert(AuditLog.__table__), row)
+    return int(result.inserted_primary_key[0])
+
+
+def _action_target(session: Session, record: Any) -> tuple[type, str, int, int | None]:
+    """``(class, table name, id, company id)`` of what :func:`record_action` was given."""
+    if isinstance(record, tuple):
+        if len(record) != 2 or not isinstance(record[1], int) or isinstance(record[1], bool):
+            raise ValueError("Give a record, or (model class or table name, id).")
+        what, record_id = record
+        if isinstance(what, str):
+            table = Base.metadata.tables.get(what)
+            if table is None:
+                raise ValueError(f"No table {what!r} is known to the models.")
+            cls = _model_of(what)
+        else:
+            cls, table = what, what.__table__
+        company = None
+        if "company_id" in table.c:  # a Core read: no company filter hides the row's company
+            company = session.execute(
+                select(table.c.company_id).where(table.c.id == record_id)
+            ).scalar()
+        return cls, table.name, record_id, company
+    state = inspect(record, raiseerr=False)
+    if state is None:
+        raise ValueError("Give a record, or (model class or table name, id).")
+    if state.transient or record.id is None:
+        raise ValueError("Add the record to the session before recording an action on it.")
+    return type(record), type(record).__table__.name, record.id, getattr(record, "company_id", None)
+
+
+def _model_of(table_name: str) -> type:
+    """The mapped class of a table (its ``__audit_exclude__`` counts), else ``object``."""
+    for mapper in Base.registry.mappers:
+        if getattr(mapper.local_table, "name", None) == table_name:
+            return mapper.class_
+    return object
+
+
+def _action_changes(cls: type, changes: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for key, value in changes.items():
+        name = str(key)
+        if is_secret(cls, name):
+            continue
+        if isinstance(value, Mapping) and set(value) == {"old", "new"}:
+            out[name] = {"old": _scrub(to_json(value["old"])), "new": _scrub(to_json(value["new"]))}
+        else:
+            out[name] = {"old": None, "new": _scrub(to_json(value))}
+    return out
+
+
+def _scrub(value: Any) -> Any:
+    """A JSON value without the secret-looking keys of its objects, at any depth."""
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items() if not is_secret(object, k)}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+ERASED = "[erased]"
+
+
+def redact(
+    session: Session,
+    table_name: str,
+    record_ids: Sequence[int],
+    fields: Iterable[str] | None = None,
+    *,
+    placeholder: str = ERASED,
+) -> int:
+    """Overwrite the recorded values of ``fields`` (all when ``None``) of some records.
+
+    For erasure on request (GDPR art. 17): the trail must not keep what the record no longer
+    does. Every old or new value that was set becomes ``placeholder``; empty ones stay empty,
+    and the ``{"old", "new"}`` shape stays, so the history still shows that the field
+    changed and when. Entries of every action are covered, in the session's transaction.
+    Returns how many entries changed.
+    """
+    if not record_ids:
+        return 0
+    wanted = None if fields is None else frozenset(fields)
+    changed = 0
+    rows = session.scalars(
+        select(AuditLog).where(
+            AuditLog.table_name == table_name, AuditLog.record_id.in_(list(record_ids))
+        )
+    ).all()
+    for row in rows:
+        before = row.changes or {}
+        after = {
+            key: _blanked(change, placeholder) if wanted is None or key in wanted else change
+            for key, change in before.items()
+        }
+        if after != before:
+            row.changes = after
+            changed += 1
+    session.flush()
+    return changed
+
+
+def _blanked(change: Any, placeholder: str) -> Any:
+    if isinstance(change, Mapping):
+        return {k: (placeholder if v not in (None, "") else v) for k, v in change.items()}
+    return placeholder if change not in (None, "") else change
 
 
 # --------------------------------------------------------------------------- reading

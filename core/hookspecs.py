@@ -40,7 +40,10 @@ def mosaic_load_data(session: Any) -> None:
     """Load or update the addon's reference data. *Own hook.*
 
     Called on install and on every upgrade, inside the lifecycle transaction, so it must be
-    idempotent (``core.data.upsert`` helps). Flush, never commit.
+    idempotent: there is no upsert helper; remember each loaded row under a stable key in
+    ``core.models.DataRecord`` (``core_data_record``: addon, key -> table, id) and create
+    only the keys not seen yet (``addons/contacts/data.py`` shows the pattern, the addon
+    guide explains it). Flush, never commit.
     """
 
 

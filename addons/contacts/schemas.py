@@ -13,7 +13,7 @@ fields of an account read and write its default billing address.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
@@ -43,8 +43,21 @@ class TagNames(fields.Field):
     """Tags as one text, names separated by ``;`` (``"VIP; Newsletter"``).
 
     The same text serves JSON, forms and CSV cells, so a record round-trips through all of
-    them; on input a JSON array of names is accepted too.
+    them; on input a JSON array of names is accepted too (``openapi_*`` tell the OpenAPI
+    document so, see ``core.resources.openapi``).
     """
+
+    openapi_schema: ClassVar[dict[str, Any]] = {
+        "type": "string",
+        "description": "tag names separated by ';'",
+        "example": "VIP; Newsletter",
+    }
+    openapi_input_schema: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {"type": "string", "example": "VIP; Newsletter"},
+            {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 60}},
+        ]
+    }
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str:
         return "; ".join(tag.name for tag in value or [])

@@ -40,7 +40,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from addons.contacts import Account, Contact
 from addons.contacts import services as contacts
-from addons.contacts.models import name_key, normalise_phone
 from addons.crm_sales.data import ensure_default_pipeline
 from addons.crm_sales.models import (
     LEAD_SOURCES,
@@ -49,8 +48,9 @@ from addons.crm_sales.models import (
     SalesPipelineStage,
     StageHistory,
 )
+from core import audit
 from core.db import utcnow
-from core.models import AuditLog, Company, User
+from core.models import Company, User
 from core.resources.declaration import BusinessError
 from core.tenancy import current_scope
 
@@ -522,26 +522,13 @@ def split_name(full_name: str | None) -> tuple[str, str]:
     return " ".join(words[:-1]), words[-1]
 
 
-def _pick(candidates: Iterable[contacts.Candidate], prefer: str | None = None) -> int | None:
-    """The candidate to link: one matching on ``prefer`` first, then active before archived."""
-    ranked = sorted(
-        candidates,
-        key=lambda c: (prefer is not None and prefer not in c.reasons, c.archived, c.id or 0),
-    )
-    return ranked[0].id if ranked else None
-
-
 def find_or_create_account(session: Session, name: str, *, company_id: int) -> tuple[Account, bool]:
-    """The company's existing account of that name (by the contacts addon's duplicate
-    detection, which ignores case, accents and legal forms), else a new customer account."""
-    key = name_key(name, drop_legal_form=True)
-    found = _pick(contacts.find_duplicates(session, "account", company_id=company_id, key=key))
-    if found is not None:
-        return session.get(Account, found), False
-    account = contacts.create_account(
-        session, {"name": name, "is_customer": True}, company_id=company_id, confirm_duplicate=True
+    """The customer account called ``name``: the company's existing one (as the contacts
+    addon's ``find_or_create_account`` recognises it, ignoring case, accents and legal
+    forms), else a new customer account. ``(account, created)``."""
+    return contacts.find_or_create_account(
+        session, {"name": name, "is_customer": True}, company_id=company_id
     )
-    return account, True
 
 
 def find_or_create_contact(
@@ -553,27 +540,16 @@ def find_or_create_contact(
     account: Account | None,
     company_id: int,
 ) -> tuple[Contact, bool]:
-    """The existing person (same e-mail, phone, or same name at the same account), else a new
-    contact at ``account``. Matching is the contacts addon's ``find_duplicates``."""
+    """The person a lead captured: the existing contact (same e-mail, phone, or same name at
+    ``account``, as the contacts addon's ``find_or_create_contact`` decides), else a new
+    contact at ``account``. A lead without a name names the person by e-mail or phone."""
     first, last = split_name(name)
     if not (first or last):
         last = (email or "").split("@")[0] or phone or "Unknown"
-    key = name_key(first, last)
-    found = _pick(
-        contacts.find_duplicates(
-            session, "contact", company_id=company_id, email=email,
-            phones=[p for p in [normalise_phone(phone)] if p], key=key,
-            account_id=account.id if account is not None else None,
-        ),
-        prefer="email",
-    )  # fmt: skip
-    if found is not None:
-        return session.get(Contact, found), False
     data: dict[str, Any] = {"first_name": first, "last_name": last, "email": email, "phone": phone}
     if account is not None:
         data["account_id"] = account.id
-    contact = contacts.create_contact(session, data, company_id=company_id, confirm_duplicate=True)
-    return contact, True
+    return contacts.find_or_create_contact(session, data, company_id=company_id)
 
 
 @dataclass
@@ -1076,20 +1052,10 @@ def forget_person(session: Session, contact_id: int) -> int:
         for name in LEAD_PERSONAL_FIELDS:
             setattr(lead, name, None)
     session.flush()
-    ids = [lead.id for lead in leads]
-    if ids:
-        rows = session.scalars(
-            select(AuditLog).where(
-                AuditLog.table_name == Lead.__tablename__, AuditLog.record_id.in_(ids)
-            )
-        ).all()
-        for row in rows:
-            changes = dict(row.changes or {})
-            for key in LEAD_PERSONAL_FIELDS:
-                if key in changes:
-                    changes[key] = contacts.ERASED
-            row.changes = changes
-        session.flush()
+    audit.redact(
+        session, Lead.__tablename__, [lead.id for lead in leads], LEAD_PERSONAL_FIELDS,
+        placeholder=contacts.ERASED,
+    )  # fmt: skip
     return len(leads)
 
 

@@ -6,6 +6,12 @@ fields, actions). Custom endpoints are found in the app's URL map; describe them
 from their docstring and generic bodies. Protected routes (``core.access`` decorators) carry
 the bearer security requirement and their 401/403 answers; every operation documents its
 problem+json errors. Served at ``/api/v1/openapi.json``; ``/api-docs`` renders it as a page.
+
+A custom marshmallow field describes itself with class attributes (apispec cannot guess what
+``_serialize`` returns): ``openapi_schema`` is the JSON schema of its value (``{"type":
+"string"}``...), used wherever the field appears, and ``openapi_input_schema``, if set, what
+it accepts in the create and update bodies when that is more than it answers. The field's
+``metadata`` (description, example...) still adds to both.
 """
 
 from __future__ import annotations
@@ -99,6 +105,7 @@ class SpecBuilder:
             },
         )
         self.plugin.converter.add_attribute_function(_decimal_as_string)
+        self.plugin.converter.add_attribute_function(_declared_by_the_field)
         self.spec.components.security_scheme(
             "bearerAuth",
             {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
@@ -162,7 +169,7 @@ class SpecBuilder:
         create_name, update_name = f"{name}Create", f"{name}Update"
         if create_name not in self.spec.components.schemas:
             body = self.converter.schema2jsonschema(resource.schema_instance)
-            body = _writable(body)
+            body = _with_input_schemas(_writable(body), resource.schema_instance)
             self.spec.components.schema(create_name, body)
             update = {
                 **body,
@@ -347,6 +354,26 @@ def _decimal_as_string(
         sign = "" if decimal_minimum(field) is not None and decimal_minimum(field) >= 0 else "-?"
         return {"type": "string", "format": "decimal", "pattern": f"^{sign}\\d+(\\.\\d+)?$"}
     return {}
+
+
+def _declared_by_the_field(
+    self: Any, field: fields.Field, ret: dict[str, Any], **_kwargs: Any
+) -> dict[str, Any]:
+    """A custom field's own ``openapi_schema`` (see the module docstring)."""
+    declared = getattr(field, "openapi_schema", None) or {}
+    return {k: v for k, v in declared.items() if k not in field.metadata}  # metadata wins
+
+
+def _with_input_schemas(body: dict[str, Any], schema: Schema) -> dict[str, Any]:
+    """``body`` with the ``openapi_input_schema`` of the fields that accept more than they answer."""
+    props = body.get("properties", {})
+    for name, f in schema.load_fields.items():
+        accepted = getattr(f, "openapi_input_schema", None)
+        key = f.data_key or name
+        if accepted and key in props:
+            kept = {k: v for k, v in props[key].items() if k in ("description", "default")}
+            props[key] = {**dict(accepted), **kept}
+    return body
 
 
 def decimal_minimum(field: fields.Field) -> Any:

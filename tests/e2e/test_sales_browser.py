@@ -2,66 +2,38 @@
 opportunity to another column of the pipeline (kanban.js), and the server agrees.
 
 Uses the e2e fixtures of ``tests/e2e/conftest.py`` (Debian's Chromium, skipped when it is
-missing unless CI is set); the shared live server only installs testkit, so this module runs
-a live server of its own with ``crm_sales`` (and so ``contacts``) installed.
+missing unless CI is set), with a live server that has ``crm_sales`` (and so ``contacts``)
+installed.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from addons.crm_sales import services
 from addons.crm_sales.models import Lead, Opportunity, StageHistory
-from core.app import create_app
-from core.bootstrap import initialise
-from core.db import Database
-from core.lifecycle import Lifecycle
 from core.models import Company
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import LiveServer, log_in, open_page
 
 
-@pytest.fixture(scope="module")
-def sales_server(database_factory, registry, tmp_path_factory) -> Iterator[tuple[str, Database]]:
-    url = database_factory.new_url()
-    settings = make_settings(tmp_path_factory.mktemp("e2e-sales"), url)
-    db = Database(url)
-    initialise(db, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
-    Lifecycle(db, registry).install(["crm_sales"])
-    app = create_app(settings, db=db, registry=registry)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", db
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        db.dispose()
+@pytest.fixture
+def sales_server(live_server_for) -> LiveServer:
+    return live_server_for("crm_sales")
 
 
 @pytest.fixture
 def sales_page(browser, sales_server):
-    base_url, _db = sales_server
-    context = browser.new_context(base_url=base_url, viewport={"width": 1500, "height": 1000})
-    context.set_default_timeout(15000)
-    page = context.new_page()
-    try:
+    with open_page(browser, sales_server.url, viewport={"width": 1500, "height": 1000}) as page:
         yield page
-    finally:
-        context.close()
 
 
 def test_convert_a_lead_and_drag_its_opportunity_to_another_stage(sales_page, sales_server):
     page = sales_page
-    _url, db = sales_server
+    db = sales_server.db
     with db.unit_of_work() as session:
         company_id = session.scalar(select(Company.id).order_by(Company.id).limit(1))
         lead_id = services.create_lead(
@@ -113,16 +85,14 @@ def test_convert_a_lead_and_drag_its_opportunity_to_another_stage(sales_page, sa
 
 
 def test_the_stage_selector_works_without_javascript(browser, sales_server):
-    base_url, db = sales_server
+    db = sales_server.db
     with db.unit_of_work() as session:
         company_id = session.scalar(select(Company.id).order_by(Company.id).limit(1))
         opp_id = services.create_opportunity(
             session, {"name": "No-JS deal"}, company_id=company_id
         ).id
         stage = {s.name: s.id for s in services.stages(session, company_id)}
-    context = browser.new_context(base_url=base_url, java_script_enabled=False)
-    page = context.new_page()
-    try:
+    with open_page(browser, sales_server.url, java_script_enabled=False) as page:
         log_in(page, next_path="/sales/pipeline")
         card = page.locator(f'[data-column="{stage["New"]}"] li', has_text="No-JS deal")
         expect(card).not_to_have_attribute("draggable", "true")
@@ -132,7 +102,5 @@ def test_the_stage_selector_works_without_javascript(browser, sales_server):
         expect(page.locator(f'[data-column="{stage["Negotiation"]}"]')).to_contain_text(
             "No-JS deal"
         )
-    finally:
-        context.close()
     with db.session_factory() as session:
         assert session.get(Opportunity, opp_id).stage_id == stage["Negotiation"]
