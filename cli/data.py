@@ -80,6 +80,12 @@ def _scope(company: Any) -> Iterator[None]:
     help="Save the valid rows and report the others (default: all or nothing).",
 )
 @click.option(
+    "--update",
+    is_flag=True,
+    help="Rows with an id update that record (an edited export: its version column must "
+    "still match); rows without one are created.",
+)
+@click.option(
     "--company",
     "company_ref",
     metavar="NAME_OR_ID",
@@ -92,12 +98,14 @@ def import_command(
     file: IO[bytes],
     dry_run: bool,
     skip_errors: bool,
+    update: bool,
     company_ref: str | None,
 ) -> None:
-    """Create records of ADDON.RESOURCE from a CSV FILE ('-' reads standard input).
+    """Create (or with --update, change) records of ADDON.RESOURCE from a CSV FILE.
 
-    The first line names the columns (the fields of the resource's API). Every row is
-    validated like an API request; errors are reported with their line numbers.
+    '-' reads standard input. The first line names the columns (the fields of the
+    resource's API). Every row is validated like an API request; errors are reported with
+    their line numbers.
     """
     from core.resources.csv_io import import_csv
 
@@ -118,7 +126,7 @@ def import_command(
         with _scope(company):
             try:
                 result = import_csv(
-                    session, resource, file, dry_run=dry_run, skip_errors=skip_errors,
+                    session, resource, file, dry_run=dry_run, skip_errors=skip_errors, update=update,
                     progress=lambda n: bar.update(n) if bar is not None else None, on_rows=on_rows,
                 )  # fmt: skip
             finally:

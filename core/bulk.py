@@ -1,19 +1,26 @@
 """Writing many new rows at once through the ORM (CSV imports, data loads).
 
-The unit of work inserts new rows of a table in one batch only when it does not need the
-database to hand back their primary keys row by row. PostgreSQL returns the generated keys
-of a multi-row ``INSERT ... RETURNING`` in order, so batches work there as they are. SQLite
-cannot tie the generated ``ROWID`` of a multi-row insert to its parameter set, and
-SQLAlchemy then falls back to one ``INSERT ... RETURNING`` per row, several times the cost
-of the row itself.
+The unit of work inserts the new rows of a table with one ``executemany`` only when it does
+not need the database to hand back their primary keys. Otherwise it has to ask for them:
 
-``assign_ids`` closes that gap on SQLite: just before a flush it gives the session's new
-rows their ids (the table's highest id plus one, and so on) so that the flush is a plain
-``executemany``. This is what SQLite would have chosen itself (the tables are ``ROWID``
-tables without ``AUTOINCREMENT``), and it is safe because SQLite has a single writer: a
-transaction that read the highest id and is overtaken by another writer cannot write any
-more (``SQLITE_BUSY_SNAPSHOT``, "database is locked"); the caller's error handling sees a
-failed statement, never a duplicated id.
+* SQLite cannot tie the generated ``ROWID`` of a multi-row insert to its parameter set, so
+  SQLAlchemy falls back to one ``INSERT ... RETURNING`` per row, several times the cost of
+  the row itself;
+* PostgreSQL gets one multi-row ``INSERT ... RETURNING`` per thousand rows, but psycopg
+  parses such a long statement in Python each time (it only caches short ones), which costs
+  more than the insert.
+
+``assign_ids`` closes the gap: just before a flush it gives the session's new rows their
+ids, so that the flush is a plain ``executemany``.
+
+* PostgreSQL: the ids come from the column's own sequence (``nextval`` once per row, in one
+  query per table), exactly as the default would have drawn them, and safe under any
+  concurrency.
+* SQLite: the table's highest id plus one, and so on, which is what SQLite itself would
+  have chosen (the tables are ``ROWID`` tables without ``AUTOINCREMENT``). It is safe
+  because SQLite has a single writer: a transaction that read the highest id and was
+  overtaken by another writer cannot write any more (``SQLITE_BUSY_SNAPSHOT``, "database is
+  locked"), so the caller sees a failed statement, never a duplicated id.
 """
 
 from __future__ import annotations
@@ -21,17 +28,18 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Integer, func, inspect, select
+from sqlalchemy import Integer, func, inspect, select, text
 from sqlalchemy.orm import Mapper, Session
 
 
 def assign_ids(session: Session) -> int:
-    """On SQLite, give the pending rows of integer-keyed tables their ids; return how many.
+    """Give the pending rows of integer-keyed tables their ids; return how many were given.
 
-    Does nothing on other databases (their generated keys come back in batches) and leaves
-    alone rows whose id is already set.
+    Rows whose id is already set are left alone, and so are tables on other databases than
+    SQLite and PostgreSQL, or without a sequence behind the key on PostgreSQL.
     """
-    if session.get_bind().dialect.name != "sqlite":
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
         return 0
     waiting: dict[Mapper, list[Any]] = defaultdict(list)
     for obj in session.new:
@@ -39,15 +47,29 @@ def assign_ids(session: Session) -> int:
         if _single_integer_key(mapper) and getattr(obj, mapper.primary_key[0].key) is None:
             waiting[mapper].append(obj)
     assigned = 0
+    connection = session.connection()
     for mapper, objects in waiting.items():
         column = mapper.primary_key[0]
         key = mapper.get_property_by_column(column).key
-        # A Core statement on the table: company scoping must not hide other companies' ids.
-        highest = session.connection().scalar(select(func.max(mapper.local_table.c[column.name])))
-        next_id = (highest or 0) + 1
-        for obj in objects:
-            setattr(obj, key, next_id)
-            next_id += 1
+        if dialect == "sqlite":
+            # A Core statement on the table: company scoping must not hide other companies' ids.
+            highest = connection.scalar(select(func.max(mapper.local_table.c[column.name])))
+            ids: list[int] = list(range((highest or 0) + 1, (highest or 0) + 1 + len(objects)))
+        else:
+            sequence = connection.scalar(
+                text("SELECT pg_get_serial_sequence(:table, :column)"),
+                {"table": mapper.local_table.fullname, "column": column.name},
+            )
+            if sequence is None:
+                continue
+            ids = list(
+                connection.scalars(
+                    text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)"),
+                    {"sequence": sequence, "n": len(objects)},
+                )
+            )
+        for obj, new_id in zip(objects, ids, strict=True):
+            setattr(obj, key, new_id)
         assigned += len(objects)
     return assigned
 

@@ -20,6 +20,7 @@ Workflows (duplicate detection, merge, forget, delete rules) live in ``services`
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import datetime
@@ -110,7 +111,11 @@ def name_key(*parts: str | None, drop_legal_form: bool = False) -> str:
     ``drop_legal_form`` trailing legal forms go too: ``"Acme Ltd."`` and ``"ACME S.p.A."``
     both give ``"acme"``.
     """
-    raw = " ".join(p for p in parts if p)
+    return _name_key(" ".join(p for p in parts if p), drop_legal_form)
+
+
+@functools.lru_cache(maxsize=16384)  # first names, account names: an import repeats them
+def _name_key(raw: str, drop_legal_form: bool) -> str:
     decomposed = unicodedata.normalize("NFKD", raw)
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
     # Dots join abbreviations ("S.p.A." -> "spa", "J.P." -> "jp") instead of splitting them.
@@ -119,6 +124,24 @@ def name_key(*parts: str | None, drop_legal_form: bool = False) -> str:
         while len(words) > 1 and words[-1] in LEGAL_FORMS:
             words.pop()
     return " ".join(words)
+
+
+#: Stored forms made recently by ``stored_phone``: normalising one again gives itself, and
+#: the model's validator sees every number a service has just normalised. Parsing a number
+#: is the dearest step of an import row, so the answer is remembered (bounded; cleared
+#: when full).
+_STORED_FORMS: dict[str, None] = {}
+_STORED_FORMS_MAX = 50_000
+
+
+def stored_phone(number: phonenumbers.PhoneNumber) -> str:
+    """The stored form of a parsed, possible number: E.164, an extension in RFC 3966 style."""
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    stored = f"{e164};ext={number.extension}" if number.extension else e164
+    if len(_STORED_FORMS) >= _STORED_FORMS_MAX:
+        _STORED_FORMS.clear()
+    _STORED_FORMS[stored] = None
+    return stored
 
 
 def normalise_phone(value: str | None, region: str | None = None) -> str | None:
@@ -134,6 +157,8 @@ def normalise_phone(value: str | None, region: str | None = None) -> str | None:
     value = value.strip()
     if not value:
         return None
+    if value in _STORED_FORMS:
+        return value
     candidate = "+" + value[2:] if value.startswith("00") else value
     if candidate.startswith("+") or region:
         try:
@@ -141,8 +166,7 @@ def normalise_phone(value: str | None, region: str | None = None) -> str | None:
         except phonenumbers.NumberParseException:
             number = None
         if number is not None and phonenumbers.is_possible_number(number):
-            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-            return f"{e164};ext={number.extension}" if number.extension else e164
+            return stored_phone(number)
     cleaned = _PHONE_JUNK.sub("", candidate)
     return cleaned[:1] + cleaned[1:].replace("+", "") if cleaned else None
 

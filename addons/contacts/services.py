@@ -34,7 +34,7 @@ import pycountry
 from sqlalchemy import and_, bindparam, func, inspect, or_, select, union
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from addons.contacts.models import (
     ACCOUNT_SIZES,
@@ -46,10 +46,11 @@ from addons.contacts.models import (
     name_key,
     normalise_email,
     normalise_phone,
+    stored_phone,
 )
 from core import audit  # importing it installs the listeners that record every change
-from core.db import utcnow
-from core.models import AuditLog, User
+from core.db import session_cache, utcnow
+from core.models import User
 from core.resources.declaration import BusinessError
 from core.tenancy import current_scope
 
@@ -64,7 +65,7 @@ ACCOUNT_MERGE_FIELDS = ("legal_name", "tax_id", "website", "email", "phone", "in
 # What "forget a person" erases. The audit trail of these fields is redacted as well.
 PERSONAL_FIELDS = ("first_name", "last_name", "title", "email", "phone", "mobile", "language",
                    "notes")  # fmt: skip
-ERASED = "[erased]"
+ERASED = audit.ERASED
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DIGITS = re.compile(r"\d")
@@ -231,6 +232,7 @@ def clean_phone(value: str | None, region: str | None, field_name: str = "phone"
         if not phonenumbers.is_possible_number(number):
             country = phonenumbers.region_code_for_number(number) or region
             raise InvalidData({field_name: [f"Not a possible phone number for {country}."]})
+        return stored_phone(number)
     else:
         digits = len(_DIGITS.findall(raw))
         if (
@@ -289,13 +291,19 @@ def _actor(user_id: int | None) -> int | None:
 
 
 def get_or_create_tags(
-    session: Session, names: Iterable[str], company_id: int | None = None
+    session: Session,
+    names: Iterable[str],
+    company_id: int | None = None,
+    *,
+    look_again: bool = True,
 ) -> list[Tag]:
     """The company's tags with these names, creating the missing ones.
 
     Names compare case-insensitively in Python (SQLite's ``lower()`` only knows ASCII, so
     "Über" and "über" would otherwise become two tags). A company has few tags: they are
-    read once per session and kept in ``session.info``, which makes a bulk import cheap.
+    read once per unit of work and kept in a ``session_cache``, which makes a bulk import
+    cheap. A name missing from the cache is looked up again (another request may just have
+    made it) unless ``look_again`` is false: an import batch reads the tags once at its start.
     """
     company_id = _company(company_id)
     wanted: dict[str, str] = {}
@@ -306,7 +314,7 @@ def get_or_create_tags(
     if not wanted:
         return []
     known = _company_tags(session, company_id, refresh=False)
-    if any(folded not in known for folded in wanted):
+    if look_again and any(folded not in known for folded in wanted):
         known = _company_tags(session, company_id, refresh=True)
     for folded, name in wanted.items():
         if folded not in known:
@@ -316,15 +324,17 @@ def get_or_create_tags(
 
 
 def _company_tags(session: Session, company_id: int, *, refresh: bool) -> dict[str, Tag]:
-    cache: dict[int, dict[str, Tag]] = session.info.setdefault("contacts.tags", {})
+    cache: dict[int, dict[str, Tag]] = session_cache(session, "contacts.tags")
     tags = cache.get(company_id)
     usable = tags is not None and all(
         (state := inspect(tag)).pending or (state.persistent and not state.deleted)
         for tag in tags.values()
     )
     if refresh or not usable:
+        # Tags added but not flushed yet (earlier rows of an import batch) are kept.
+        pending = {k: t for k, t in (tags or {}).items() if inspect(t).pending}
         rows = session.scalars(select(Tag).where(Tag.company_id == company_id)).all()
-        tags = cache[company_id] = {tag.name.casefold(): tag for tag in rows}
+        tags = cache[company_id] = {**pending, **{tag.name.casefold(): tag for tag in rows}}
     return tags  # type: ignore[return-value]
 
 
@@ -396,15 +406,7 @@ def _write_defaults(
     the old row is cleared and flushed before the new one is set.
     """
     was = {a: _was_default(a) for a in addresses}
-    desired: dict[Address, bool] = {}
-    by_kind: dict[str, list[Address]] = defaultdict(list)
-    for address in addresses:
-        by_kind[address.kind].append(address)
-    for group in by_kind.values():
-        asked = [a for a in group if requested.get(a)]
-        keep = [a for a in group if was[a] and requested.get(a) is not False]
-        winner = asked[-1] if asked else (keep[0] if keep else group[0])
-        desired.update((a, a is winner) for a in group)
+    desired = _default_flags(addresses, requested, was)
     if any(desired[a] and not was[a] for a in addresses) and any(
         was[a] and not desired[a] for a in addresses
     ):
@@ -414,6 +416,47 @@ def _write_defaults(
     for address in addresses:
         address.is_default = desired[address]
     session.flush()
+
+
+def _default_flags(
+    addresses: Sequence[Address],
+    requested: Mapping[Address, bool | None],
+    was: Mapping[Address, bool],
+) -> dict[Address, bool]:
+    """Which addresses should be the default of their kind (see ``_write_defaults``)."""
+    desired: dict[Address, bool] = {}
+    by_kind: dict[str, list[Address]] = defaultdict(list)
+    for address in addresses:
+        by_kind[address.kind].append(address)
+    for group in by_kind.values():
+        asked = [a for a in group if requested.get(a)]
+        keep = [a for a in group if was.get(a) and requested.get(a) is not False]
+        winner = asked[-1] if asked else (keep[0] if keep else group[0])
+        desired.update((a, a is winner) for a in group)
+    return desired
+
+
+def _first_addresses(owner: Account | Contact, items: Sequence[Mapping[str, Any]]) -> list[Address]:
+    """The addresses of a record being created, default flags settled, nothing flushed.
+
+    A new record has no stored address whose default flag could collide, so the flags are
+    set in memory and the rows go in with the record's flush (an import's batch).
+    """
+    errors: dict[str, list[str]] = {}
+    requested: dict[Address, bool | None] = {}
+    for index, item in enumerate(items):
+        prefix = f"addresses.{index}"
+        if item.get("id") is not None:
+            errors.setdefault(f"{prefix}.id", []).append(f"No address #{item['id']} here.")
+            continue
+        address = Address(company_id=owner.company_id, is_default=False)
+        requested[address] = _apply_address(address, item, errors, prefix)
+    if errors:
+        raise InvalidData(errors)
+    addresses = list(requested)
+    for address, is_default in _default_flags(addresses, requested, {}).items():
+        address.is_default = is_default
+    return addresses
 
 
 def replace_addresses(
@@ -598,12 +641,10 @@ def _account_named(session: Session, name: str, company_id: int, errors: dict) -
     key = name_key(name, drop_legal_form=True)
     # The memo holds the objects themselves: the identity map only keeps weak references, so
     # remembering ids alone would reload the account (and its addresses) on every row.
-    memo: dict[tuple[int, str], Account] = session.info.setdefault("contacts.account_names", {})
+    memo: dict[tuple[int, str], Account] = session_cache(session, "contacts.account_names")
     remembered = memo.get((company_id, name.strip().casefold()))
-    if remembered is not None:
-        state = inspect(remembered)
-        if state.persistent and not state.deleted and remembered.name_key == key:
-            return remembered.id
+    if _still_named(remembered, name):
+        return remembered.id  # type: ignore[union-attr]
     same_key = _union_of(Account.__table__, [Account.__table__.c.name_key == key])
     found = session.scalars(
         select(Account)
@@ -611,19 +652,40 @@ def _account_named(session: Session, name: str, company_id: int, errors: dict) -
         .order_by(Account.archived, Account.id)
         .limit(10)
     ).all()
+    chosen = _pick_account(name, found)
+    if isinstance(chosen, str):
+        errors.setdefault("account_name", []).append(chosen)
+        return None
+    memo[(company_id, name.strip().casefold())] = chosen
+    return chosen.id
+
+
+def _still_named(account: Account | None, name: str) -> bool:
+    """A remembered answer of ``_account_named`` is still good: stored, not deleted, same key."""
+    if account is None:
+        return False
+    state = inspect(account)
+    return (
+        state.persistent
+        and not state.deleted
+        and account.name_key == name_key(name, drop_legal_form=True)
+    )
+
+
+def _pick_account(name: str, found: Sequence[Account]) -> Account | str:
+    """The one account ``name`` means among those sharing its key, or why there is none.
+
+    An exact (case-insensitive) name wins over a mere key match; a live account wins over
+    archived ones. ``found`` is ordered archived last, then by id.
+    """
     exact = [a for a in found if a.name.casefold() == name.strip().casefold()]
-    candidates = exact or found
+    candidates = exact or list(found)
     live = [a for a in candidates if not a.archived] or candidates
     if len(live) == 1:
-        memo[(company_id, name.strip().casefold())] = live[0]
-        return live[0].id
-    message = (
-        f"No account named '{name}'."
-        if not live
-        else f"Several accounts are named '{name}'; give account_id."
-    )
-    errors.setdefault("account_name", []).append(message)
-    return None
+        return live[0]
+    if not live:
+        return f"No account named '{name}'."
+    return f"Several accounts are named '{name}'; give account_id."
 
 
 def _billing_fields(data: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -738,16 +800,146 @@ def _is_descendant_or_self(session: Session, account_id: int, ancestor_id: int) 
     return False
 
 
+# =========================================================================== import
+
+
+def import_contacts(
+    session: Session,
+    rows: Sequence[tuple[int, Mapping[str, Any]]],
+    *,
+    company_id: int | None = None,
+) -> list[Contact | ContactsError]:
+    """Create many contacts at once (a batch of a CSV import), with ``create_contact``'s rules.
+
+    ``rows`` are ``(line, data)``; the answer has, per row, the new contact or the error that
+    refused it (``InvalidData``, ``DuplicateError``), and refused rows leave nothing behind.
+    The checks are those of ``create_contact``, but the look-ups are made once per batch:
+    the accounts the rows name (with the addresses whose country reads national phone
+    numbers), the likely duplicates in the database, the tags. A row is also checked
+    against the batch's earlier rows; later batches find it in the database. Nothing is
+    flushed here: the caller flushes the batch as one (``core.resources.csv_io``).
+    """
+    company = _company(company_id)
+    _preload_accounts(session, company, rows)
+    return _import_batch(session, "contact", rows, company)
+
+
+def import_accounts(
+    session: Session,
+    rows: Sequence[tuple[int, Mapping[str, Any]]],
+    *,
+    company_id: int | None = None,
+) -> list[Account | ContactsError]:
+    """Create many accounts at once; see ``import_contacts``."""
+    return _import_batch(session, "account", rows, _company(company_id))
+
+
+def _import_batch(
+    session: Session, kind: Kind, rows: Sequence[tuple[int, Mapping[str, Any]]], company_id: int
+) -> list[Any]:
+    model = MODELS[kind]
+    assign = _assign_contact if kind == "contact" else _assign_account
+    outcomes: list[Any] = [None] * len(rows)
+    built: list[tuple[int, int, Any, list[Address]]] = []
+    with session.no_autoflush:
+        for index, (line, data) in enumerate(rows):
+            record = model(company_id=company_id)
+            try:
+                assign(session, record, data)
+                items = data.get("addresses")
+                if items is None and kind == "account":
+                    billing = _billing_fields(data)
+                    items = [billing] if billing is not None else None
+                addresses = _first_addresses(record, items or [])
+            except InvalidData as exc:
+                outcomes[index] = exc
+                continue
+            built.append((index, line, record, addresses))
+        _company_tags(session, company_id, refresh=True)
+        duplicates = DuplicateIndex(kind)
+        duplicates.load(session, company_id, (record for _i, _l, record, _a in built))
+        for index, line, record, addresses in built:
+            data = rows[index][1]
+            if not data.get("confirm_duplicate") and (found := duplicates.candidates(record)):
+                outcomes[index] = DuplicateError(kind, found)
+                continue
+            duplicates.add(_pending_entry(kind, record, line))
+            session.add(record)
+            record.addresses.extend(addresses)
+            if "tags" in data:
+                record.tags = get_or_create_tags(
+                    session, data["tags"] or [], company_id, look_again=False
+                )
+            outcomes[index] = record
+    return outcomes
+
+
+def _pending_entry(kind: Kind, record: Account | Contact, line: int) -> dict[str, Any]:
+    """A row accepted in this batch, as later rows are compared with it (see ``DuplicateIndex``)."""
+    names = (
+        {"name": record.name}
+        if kind == "account"
+        else {"first_name": record.first_name, "last_name": record.last_name}
+    )
+    return {
+        **names, "email": record.email, "phone": record.phone,
+        "mobile": getattr(record, "mobile", None), "name_key": record.name_key,
+        "account_id": getattr(record, "account_id", None), "archived": record.archived, "_row": line,
+    }  # fmt: skip
+
+
+def _preload_accounts(
+    session: Session, company_id: int, rows: Sequence[tuple[int, Mapping[str, Any]]]
+) -> None:
+    """Load the accounts a batch of contacts names, by id or by name, in two queries.
+
+    They land in the identity map (by id) and in ``_account_named``'s memo (by name), with
+    their addresses, so that assigning each row finds them without a query of its own.
+    """
+    memo: dict[tuple[int, str], Account] = session_cache(session, "contacts.account_names")
+    ids = {data["account_id"] for _l, data in rows if data.get("account_id") is not None}
+    names = {
+        name
+        for _l, data in rows
+        if data.get("account_id") is None
+        and (name := (data.get("account_name") or "").strip())
+        and not _still_named(memo.get((company_id, name.casefold())), name)
+    }
+    loaded: list[Account] = []
+    if ids:
+        loaded += session.scalars(
+            select(Account).where(Account.id.in_(ids)).options(selectinload(Account.addresses))
+        ).all()
+    if names:
+        keys = {name_key(name, drop_legal_form=True) for name in names}
+        found = session.scalars(
+            select(Account)
+            .where(
+                Account.id.in_(
+                    _union_of(Account.__table__, [Account.__table__.c.name_key.in_(keys)])
+                )
+            )
+            .where(Account.company_id == company_id)
+            .order_by(Account.archived, Account.id)
+            .options(selectinload(Account.addresses))
+        ).all()
+        loaded += found
+        by_key: dict[str, list[Account]] = defaultdict(list)
+        for account in found:
+            by_key[account.name_key].append(account)
+        for name in names:
+            chosen = _pick_account(name, by_key.get(name_key(name, drop_legal_form=True), []))
+            if isinstance(chosen, Account):
+                memo[(company_id, name.casefold())] = chosen
+    # Held for the batch: the identity map only keeps weak references.
+    session_cache(session, "contacts.preloaded")["accounts"] = loaded
+
+
 # =========================================================================== duplicates
 
 
 def _phones_of(record: Account | Contact) -> list[str]:
-    values = [record.phone, getattr(record, "mobile", None)]
-    return [
-        p
-        for p in dict.fromkeys(values)
-        if p and len(_DIGITS.findall(p)) >= MIN_PHONE_DIGITS_FOR_MATCH
-    ]
+    return _match_phones((record.phone, getattr(record, "mobile", None)))
 
 
 def _usable_key(kind: str, key: str | None) -> bool:
@@ -890,6 +1082,92 @@ def duplicates_of(session: Session, record: Account | Contact, limit: int = 10) 
         )  # fmt: skip
 
 
+def _match_phones(values: Iterable[str | None]) -> list[str]:
+    """The phone numbers long enough to flag a duplicate."""
+    return [
+        p
+        for p in dict.fromkeys(values)
+        if p and len(_DIGITS.findall(p)) >= MIN_PHONE_DIGITS_FOR_MATCH
+    ]
+
+
+class DuplicateIndex:
+    """Likely duplicates among a known set of records: the rows of an import being checked.
+
+    It is filled once per batch with the database records sharing any of the batch's
+    e-mails, phones or name keys (``load``: one query), then each row is checked against it
+    (``candidates``) and, once accepted, added to it (``add``) so that later rows of the same
+    file are checked against it too. Entries are records (ORM objects) or mappings with
+    the normalised values and ``_row``, the row's number in the file.
+    """
+
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
+        self.by_email: dict[str, list[Any]] = defaultdict(list)
+        self.by_phone: dict[str, list[Any]] = defaultdict(list)
+        self.by_key: dict[str, list[Any]] = defaultdict(list)
+
+    def load(self, session: Session, company_id: int, rows: Iterable[Any]) -> None:
+        """Add the company's records sharing a value with ``rows`` (records or mappings)."""
+        emails, phones, keys = set(), set(), set()
+        for row in rows:
+            if email := _get(row, "email"):
+                emails.add(email)
+            phones.update(_match_phones((_get(row, "phone"), _get(row, "mobile"))))
+            if _usable_key(self.kind, key := _get(row, "name_key")):
+                keys.add(key)
+        model = MODELS[self.kind]
+        c = model.__table__.c
+        conditions = []
+        if emails:
+            conditions.append(c.email.in_(emails))
+        if phones:
+            conditions.append(c.phone.in_(phones))
+            if model is Contact:
+                conditions.append(c.mobile.in_(phones))
+        if keys:
+            conditions.append(c.name_key.in_(keys))
+        if not conditions:
+            return
+        stmt = select(model).where(
+            model.id.in_(_union_of(model.__table__, conditions)), model.company_id == company_id
+        )
+        if model is Contact:
+            stmt = stmt.where(Contact.forgotten_at.is_(None))
+        for record in session.scalars(stmt):
+            self.add(record)
+
+    def add(self, entry: Any) -> None:
+        if email := _get(entry, "email"):
+            self.by_email[email].append(entry)
+        for phone in _match_phones((_get(entry, "phone"), _get(entry, "mobile"))):
+            self.by_phone[phone].append(entry)
+        if _usable_key(self.kind, key := _get(entry, "name_key")):
+            self.by_key[key].append(entry)
+
+    def candidates(self, row: Any) -> list[Candidate]:
+        """The entries ``row`` (a record or a mapping) looks like, with the reasons."""
+        key = _get(row, "name_key")
+        seen: dict[int, list[Any]] = {}
+        for reason, index, values in (
+            ("email", self.by_email, [_get(row, "email")]),
+            ("phone", self.by_phone, _match_phones((_get(row, "phone"), _get(row, "mobile")))),
+            ("name", self.by_key, [key] if _usable_key(self.kind, key) else []),
+        ):
+            for value in values:
+                for other in index.get(value, ()) if value else ():
+                    if other is row:
+                        continue
+                    if (
+                        reason == "name"
+                        and self.kind == "contact"
+                        and not _same_firm(_get(row, "account_id"), _get(other, "account_id"))
+                    ):
+                        continue
+                    seen.setdefault(id(other), [other]).append(reason)
+        return [_as_candidate(self.kind, entry[0], entry[1:]) for entry in seen.values()]
+
+
 def duplicate_report(
     session: Session,
     kind: Kind,
@@ -901,78 +1179,17 @@ def duplicate_report(
     """Likely duplicates of rows about to be imported: ``{row number: candidates}``.
 
     ``rows`` hold normalised values (``email``, ``phone``, ``mobile``, ``name_key`` and for
-    contacts ``account_id``), as ``import_rows`` prepares them. A row is checked against the
-    database and against the earlier rows of the same batch, in one query per batch.
+    contacts ``account_id``). A row is checked against the database and against the earlier
+    rows, in one query for all of them (see ``DuplicateIndex``).
     """
-    model = MODELS[kind]
-    emails = {r["email"] for r in rows if r.get("email")}
-    phones = {
-        p
-        for r in rows
-        for p in (r.get("phone"), r.get("mobile"))
-        if p and len(_DIGITS.findall(p)) >= MIN_PHONE_DIGITS_FOR_MATCH
-    }
-    keys = {r["name_key"] for r in rows if _usable_key(kind, r.get("name_key"))}
-    by_email: dict[str, list[Any]] = defaultdict(list)
-    by_phone: dict[str, list[Any]] = defaultdict(list)
-    by_key: dict[str, list[Any]] = defaultdict(list)
-    c = model.__table__.c
-    conditions = []
-    if emails:
-        conditions.append(c.email.in_(emails))
-    if phones:
-        conditions.append(c.phone.in_(phones))
-        if model is Contact:
-            conditions.append(c.mobile.in_(phones))
-    if keys:
-        conditions.append(c.name_key.in_(keys))
-    if conditions:
-        stmt = select(model).where(
-            model.id.in_(_union_of(model.__table__, conditions)), model.company_id == company_id
-        )
-        if model is Contact:
-            stmt = stmt.where(Contact.forgotten_at.is_(None))
-        for record in session.scalars(stmt):
-            _index_candidate(
-                record,
-                record.email,
-                _phones_of(record),
-                record.name_key,
-                by_email,
-                by_phone,
-                by_key,
-            )
-
+    index = DuplicateIndex(kind)
+    index.load(session, company_id, rows)
     report: dict[int, list[Candidate]] = {}
     for offset, row in enumerate(rows):
-        number = first_row + offset
-        row_phones = [
-            p
-            for p in (row.get("phone"), row.get("mobile"))
-            if p and len(_DIGITS.findall(p)) >= MIN_PHONE_DIGITS_FOR_MATCH
-        ]
-        key = row.get("name_key") if _usable_key(kind, row.get("name_key")) else None
-        seen: dict[Any, list[str]] = {}
-        for reason, index, values in (
-            ("email", by_email, [row.get("email")]),
-            ("phone", by_phone, row_phones),
-            ("name", by_key, [key]),
-        ):
-            for value in values:
-                for other in index.get(value, ()) if value else ():
-                    if (
-                        reason == "name"
-                        and kind == "contact"
-                        and not _same_firm(row.get("account_id"), _get(other, "account_id"))
-                    ):
-                        continue
-                    seen.setdefault(id(other), [other]).append(reason)
-        found = [_as_candidate(kind, entry[0], entry[1:]) for entry in seen.values()]
-        if found:
-            report[number] = found
-        _index_candidate(
-            {**row, "_row": number}, row.get("email"), row_phones, key, by_email, by_phone, by_key
-        )
+        entry = {**row, "_row": first_row + offset}
+        if found := index.candidates(entry):
+            report[first_row + offset] = found
+        index.add(entry)
     return report
 
 
@@ -981,24 +1198,7 @@ def _same_firm(a: int | None, b: int | None) -> bool:
 
 
 def _get(obj: Any, key: str) -> Any:
-    return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key)
-
-
-def _index_candidate(
-    obj: Any,
-    email: str | None,
-    phones: Sequence[str],
-    key: str | None,
-    by_email: dict,
-    by_phone: dict,
-    by_key: dict,
-) -> None:
-    if email:
-        by_email[email].append(obj)
-    for phone in phones:
-        by_phone[phone].append(obj)
-    if key:
-        by_key[key].append(obj)
+    return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
 
 
 def _as_candidate(kind: str, obj: Any, reasons: Sequence[str]) -> Candidate:
@@ -1105,15 +1305,9 @@ def _audit(
     """Add an entry for an operation the per-field trail cannot express (merge, forget).
 
     Field changes themselves are recorded by ``core.audit`` on flush; this entry says what
-    the operation was, in the same ``{name: {"old": ..., "new": ...}}`` shape.
+    the operation was (each note as a new value), through ``core.audit.record_action``.
     """
-    session.add(
-        AuditLog(
-            table_name=record.__tablename__, record_id=record.id, action=action,
-            changes={key: {"old": None, "new": audit.to_json(value)} for key, value in notes.items()},
-            user_id=user_id, company_id=record.company_id,
-        )
-    )  # fmt: skip
+    audit.record_action(session, record, action, notes, user_id=user_id)
 
 
 # =========================================================================== merge
@@ -1317,33 +1511,78 @@ def forget_contact(
     if pm is not None:
         pm.hook.contacts_forget_person(session=session, contact_id=contact.id)
         session.flush()
-    _redact_audit(session, Contact.__tablename__, [contact.id], (*PERSONAL_FIELDS, "name_key"))
-    _redact_audit(session, Address.__tablename__, address_ids, None)
+    audit.redact(session, Contact.__tablename__, [contact.id], (*PERSONAL_FIELDS, "name_key"))
+    audit.redact(session, Address.__tablename__, address_ids)
     erased = {"fields": list(PERSONAL_FIELDS), "addresses": len(address_ids)}
     _audit(session, contact, "forget", {"erased": erased}, user_id)
     session.flush()
     return contact
 
 
-def _redact_audit(
-    session: Session, table_name: str, record_ids: Sequence[int], fields: Sequence[str] | None
-) -> None:
-    """Overwrite the recorded old and new values of ``fields`` (all when ``None``) in the trail."""
-    if not record_ids:
-        return
-    rows = session.scalars(
-        select(AuditLog).where(
-            AuditLog.table_name == table_name, AuditLog.record_id.in_(record_ids)
-        )
-    ).all()
-    for row in rows:
-        changes = dict(row.changes or {})
-        for key, change in changes.items():
-            if fields is None or key in fields:
-                if isinstance(change, Mapping):
-                    changes[key] = {
-                        k: (ERASED if v not in (None, "") else v) for k, v in change.items()
-                    }
-                else:
-                    changes[key] = ERASED
-        row.changes = changes
+# =========================================================================== find or create
+
+#: The duplicate reasons that identify a record, strongest first: the first one with a
+#: match decides (an e-mail match beats a same-named record).
+STRONG_REASONS = ("email", "phone", "name")
+
+
+def find_or_create_account(
+    session: Session, data: Mapping[str, Any], *, company_id: int | None = None
+) -> tuple[Account, bool]:
+    """The account ``data`` describes: the existing one, else a new one. ``(account, created)``.
+
+    For dependents that receive customer data from elsewhere (a converted lead, an incoming
+    order) and must link the customer they already have rather than copy it. ``data`` is
+    what ``create_account`` takes and is validated the same way (``InvalidData``); it is
+    looked up with the duplicate detection: an account with the same e-mail, else the same
+    phone number, else the same name (ignoring case, accents and legal forms) is the one,
+    provided that exactly one record matches on that reason, a live one before archived
+    ones. Otherwise (no match, or several equally good ones the caller would have to choose
+    between) a new account is created. A found account is returned as it is: ``data`` does
+    not update it.
+    """
+    probe = Account(company_id=_company(company_id))
+    with session.no_autoflush:
+        _assign_account(session, probe, data)
+        found = _the_match(session, probe)
+    if found is not None:
+        return found, False
+    account = create_account(session, data, company_id=probe.company_id, confirm_duplicate=True)
+    return account, True
+
+
+def find_or_create_contact(
+    session: Session, data: Mapping[str, Any], *, company_id: int | None = None
+) -> tuple[Contact, bool]:
+    """The contact ``data`` describes: the existing one, else a new one. ``(contact, created)``.
+
+    As ``find_or_create_account``, with the rules of people: the same e-mail, else the same
+    phone or mobile number, else the same name at the same account (``data``'s
+    ``account_id`` or ``account_name``; two "Anna Schmidt" at different firms, or without
+    one, are not taken for the same person). Forgotten contacts are never found.
+    """
+    probe = Contact(company_id=_company(company_id))
+    with session.no_autoflush:
+        _assign_contact(session, probe, data)
+        found = _the_match(session, probe)
+    if found is not None:
+        return found, False
+    contact = create_contact(session, data, company_id=probe.company_id, confirm_duplicate=True)
+    return contact, True
+
+
+def _the_match(session: Session, probe: Account | Contact) -> Any:
+    """The one existing record ``probe`` (validated, never added) identifies, or ``None``."""
+    model = type(probe)
+    candidates = duplicates_of(session, probe, limit=50)
+    for reason in STRONG_REASONS:
+        matched = [session.get(model, c.id) for c in candidates if reason in c.reasons]
+        matched = [r for r in matched if r is not None]
+        if reason == "name" and isinstance(probe, Contact):
+            # find_duplicates lets a name match across "no account"; identifying needs the firm
+            matched = [r for r in matched if probe.account_id and r.account_id == probe.account_id]
+        if not matched:
+            continue
+        live = [r for r in matched if not r.archived] or matched
+        return live[0] if len(live) == 1 else None
+    return None

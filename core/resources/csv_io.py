@@ -30,7 +30,13 @@ from core.bulk import assign_ids
 from core.resources.declaration import BusinessError, Resource, humanize
 from core.resources.dump import dumper
 from core.resources.query import ListParams, iter_records
-from core.resources.service import create_record
+from core.resources.service import (
+    RecordNotFound,
+    StaleVersion,
+    create_record,
+    get_record,
+    update_record,
+)
 from core.resources.validation import ValidationFailed, load_input
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -132,12 +138,14 @@ class RowError:
 class ImportResult:
     rows: int = 0
     created: int = 0
+    updated: int = 0
     skipped: int = 0
     errors: list[RowError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     dry_run: bool = False
     skip_errors: bool = False
     created_ids: list[int] = field(default_factory=list)
+    updated_ids: list[int] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -152,6 +160,8 @@ class ImportResult:
                 "Fix the file, or skip the rows with errors"
             )
         text = f"{self.created} created"
+        if self.updated or self.updated_ids:
+            text += f", {self.updated} updated"
         if self.skipped:
             text += f", {self.skipped} row(s) with errors skipped"
         return text + mode
@@ -160,11 +170,13 @@ class ImportResult:
         return {
             "rows": self.rows,
             "created": self.created,
+            "updated": self.updated,
             "skipped": self.skipped,
             "dry_run": self.dry_run,
             "ignored_columns": self.ignored_columns,
             "errors": [e.as_dict() for e in self.errors],
             "ids": self.created_ids,
+            "updated_ids": self.updated_ids,
         }
 
 
@@ -184,12 +196,18 @@ def import_csv(
     *,
     dry_run: bool = False,
     skip_errors: bool = False,
+    update: bool = False,
     progress: Callable[[int], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Validate and create the rows of a CSV file; flushed, never committed (see module doc).
 
-    ``on_rows(n)`` is called once the number of rows is known, ``progress(1)`` after each row.
+    With ``update`` the file must have an ``id`` column: a row with an id updates that
+    record (only the columns of the file; an empty cell clears the field), a row without
+    one creates a record. The ``version`` column (as exported) must then match the record's,
+    so that an edit made since the export is not overwritten. Without ``update`` the ``id``
+    and ``version`` columns of an export are ignored and every row creates a record.
+    ``on_rows(n)`` is called once the number of rows is known, ``progress(n)`` as rows are done.
     """
     result = ImportResult(dry_run=dry_run, skip_errors=skip_errors)
     try:
@@ -228,8 +246,10 @@ def import_csv(
         )
         return result
     _header_line, header = rows[0]
-    columns = _check_header(resource, [h.strip() for h in header], result)
-    if columns is None:
+    header = [h.strip() for h in header]
+    keys = _key_columns(resource, header, update, result)
+    columns = _check_header(resource, header, result, keys)
+    if columns is None or keys is None:
         return result
     body = [(line, cells) for line, cells in rows[1:] if any(c.strip() for c in cells)]
     result.rows = len(body)
@@ -237,22 +257,35 @@ def import_csv(
         on_rows(len(body))
     batch_size = BATCH_SIZE if resource.create_many is not None else 1
     pending: list[tuple[int, dict[str, Any]]] = []
-    for line, cells in body:
-        data = _load_row(resource, line, cells, columns, result)
-        if data is None:
-            if progress:
-                progress(1)
-            continue
-        pending.append((line, data))
-        if len(pending) >= batch_size:
+
+    def create_pending() -> None:
+        nonlocal pending
+        if pending:
             _create_rows(session, resource, pending, result)
             if progress:
                 progress(len(pending))
             pending = []
-    if pending:
-        _create_rows(session, resource, pending, result)
-        if progress:
-            progress(len(pending))
+
+    for line, cells in body:
+        target = _row_key(resource, line, cells, keys, result) if keys else None
+        data = (
+            _load_row(resource, line, cells, columns, result, partial=target is not None)
+            if target is not False
+            else None
+        )
+        if data is None or target is False:
+            if progress:
+                progress(1)
+        elif target is not None:
+            create_pending()  # the file's order: an update sees the rows created above it
+            _update_one(session, resource, line, target, data, result)
+            if progress:
+                progress(1)
+        else:
+            pending.append((line, data))
+            if len(pending) >= batch_size:
+                create_pending()
+    create_pending()
     result.errors.sort(key=lambda e: e.line)
     result.skipped = len(result.errors) if skip_errors and not result.failed else 0
     return result
@@ -264,10 +297,13 @@ BATCH_SIZE = 500
 
 
 def _check_header(
-    resource: Resource, header: list[str], result: ImportResult
+    resource: Resource,
+    header: list[str],
+    result: ImportResult,
+    keys: dict[str, int] | None = None,
 ) -> list[tuple[str, fields.Field] | None] | None:
     accepted = import_fields(resource)
-    readonly = {h for h, _ in export_fields(resource)} - set(accepted)
+    readonly = {h for h, _ in export_fields(resource)} - set(accepted) - set(keys or ())
     problems = []
     seen: set[str] = set()
     columns: list[tuple[str, fields.Field] | None] = []
@@ -277,13 +313,16 @@ def _check_header(
         seen.add(name)
         if name in accepted:
             columns.append((name, accepted[name]))
+        elif keys and name in keys:
+            columns.append(None)
         elif name in readonly:
             columns.append(None)
             result.ignored_columns.append(name)
         else:
             problems.append(f"Unknown column '{name or '(empty)'}'.")
             columns.append(None)
-    missing = [n for n, f in accepted.items() if f.required and n not in seen]
+    # Updates may leave required columns out (they keep their values); creates may not.
+    missing = [n for n, f in accepted.items() if f.required and n not in seen and not keys]
     if missing:
         problems.append(f"Missing required column(s): {', '.join(missing)}.")
     if problems:
@@ -299,8 +338,14 @@ def _load_row(
     cells: list[str],
     columns: list[tuple[str, fields.Field] | None],
     result: ImportResult,
+    *,
+    partial: bool = False,
 ) -> dict[str, Any] | None:
-    """The row's data validated by the resource's schema, or ``None`` (its error recorded)."""
+    """The row's data validated by the resource's schema, or ``None`` (its error recorded).
+
+    For a new record an empty cell means "not given" (the default applies); for an update
+    (``partial``) it clears the field.
+    """
     if len(cells) > len(columns):
         result.errors.append(
             RowError(line, {"_row": [f"{len(cells)} cells but {len(columns)} columns."]})
@@ -308,12 +353,16 @@ def _load_row(
         return None
     payload: dict[str, Any] = {}
     for spec, value in zip(columns, cells, strict=False):
-        if spec is None or value.strip() == "":
+        if spec is None:
             continue
         name, f = spec
+        if value.strip() == "":
+            if partial:
+                payload[name] = None if f.allow_none else ""  # the field says if "" will do
+            continue
         payload[name] = uncell(value, _is_text(f)) if _is_text(f) else value.strip()
     try:
-        return load_input(resource, payload)
+        return load_input(resource, payload, partial=partial)
     except ValidationFailed as exc:
         result.errors.append(RowError(line, exc.errors))
         return None
@@ -365,29 +414,127 @@ def _create_rows(
 def _create_one(
     session: Session, resource: Resource, line: int, data: dict[str, Any], result: ImportResult
 ) -> None:
+    record = _guarded(
+        session, resource, line, result, lambda: create_record(session, resource, data)
+    )
+    if record is not None:
+        result.created += 1
+        result.created_ids.append(record.id)
+
+
+def _update_one(
+    session: Session,
+    resource: Resource,
+    line: int,
+    target: tuple[int, int | None],
+    data: dict[str, Any],
+    result: ImportResult,
+) -> None:
+    record_id, version = target
+
+    def run() -> Any:
+        record = get_record(session, resource, record_id)
+        return update_record(session, resource, record, data, version)
+
+    record = _guarded(session, resource, line, result, run)
+    if record is not None:
+        result.updated += 1
+        result.updated_ids.append(record.id)
+
+
+def _guarded(
+    session: Session, resource: Resource, line: int, result: ImportResult, write: Callable[[], Any]
+) -> Any:
+    """Run ``write`` in a savepoint; a refusal becomes the row's error and undoes the row."""
     try:
         with session.begin_nested():
-            record = create_record(session, resource, data)
+            return write()
     except BusinessError as exc:
         result.errors.append(RowError(line, exc.errors or {"_row": [exc.message]}))
-        return
+    except ValidationFailed as exc:
+        result.errors.append(RowError(line, exc.errors))
+    except RecordNotFound:
+        result.errors.append(RowError(line, {"id": ["No such record."]}))
+    except StaleVersion as exc:
+        result.errors.append(
+            RowError(
+                line,
+                {"version": [f"The record changed since version {exc.sent} (it is at version {exc.current}); export it again."]},
+            )
+        )  # fmt: skip
     except IntegrityError as exc:
         _status, detail, errors = explain_integrity_error(resource, exc)
         result.errors.append(RowError(line, errors or {"_row": [detail]}))
-        return
     except DBAPIError as exc:
         result.errors.append(
             RowError(line, {"_row": [f"Cannot be stored: {str(exc.orig).splitlines()[0][:200]}"]})
         )
-        return
     except Exception as exc:
         message = _tenancy_message(exc)
         if message is None:
             raise
         result.errors.append(RowError(line, message))
-        return
-    result.created += 1
-    result.created_ids.append(record.id)
+    return None
+
+
+# --------------------------------------------------------------------------- updates by id
+
+
+def _key_columns(
+    resource: Resource, header: list[str], update: bool, result: ImportResult
+) -> dict[str, int] | None:
+    """``{"id": position, "version": position}`` of an update import, ``{}`` without update.
+
+    ``None`` (and a fatal error) when an update import cannot work with this file.
+    """
+    if not update:
+        return {}
+    problems = []
+    if not resource.can("update"):
+        problems.append(f"{resource.plural} cannot be updated.")
+    if "id" not in header:
+        problems.append("To update records the file needs an 'id' column (as exported).")
+    if problems:
+        result.errors.append(RowError(1, {"_row": problems}, fatal=True))
+        return None
+    keys = {"id": header.index("id")}
+    if "version" in header:
+        keys["version"] = header.index("version")
+    return keys
+
+
+def _row_key(
+    resource: Resource, line: int, cells: list[str], keys: dict[str, int], result: ImportResult
+) -> tuple[int, int | None] | bool | None:
+    """``(id, version)`` of a row that updates, ``None`` for a new one, ``False`` if unusable."""
+
+    def cell_of(name: str) -> str:
+        position = keys.get(name)
+        return cells[position].strip() if position is not None and position < len(cells) else ""
+
+    raw_id, raw_version = cell_of("id"), cell_of("version")
+    if not raw_id:
+        return None
+    errors: dict[str, list[str]] = {}
+    record_id = _positive_int(raw_id)
+    if record_id is None:
+        errors["id"] = ["Not a record number."]
+    version = _positive_int(raw_version) if raw_version else None
+    if raw_version and version is None:
+        errors["version"] = ["Not a version number."]
+    elif version is None and resource.has_version:
+        errors["version"] = [
+            "Give the record's version (the 'version' column of an export), so that changes "
+            "made since are not overwritten."
+        ]
+    if errors:
+        result.errors.append(RowError(line, errors))
+        return False
+    return record_id, version  # type: ignore[return-value]
+
+
+def _positive_int(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _tenancy_message(exc: Exception) -> dict[str, list[str]] | None:

@@ -18,6 +18,7 @@ from core.resources.query import (
     MAX_IN_VALUES,
     MAX_LIMIT,
     column_python_type,
+    filter_column_type,
     filter_operators,
 )
 
@@ -140,6 +141,14 @@ def generated_operation(
                 "schema": {"type": "boolean", "default": False},
                 "description": "Save the valid rows, report the others.",
             },
+            {
+                "name": "update",
+                "in": "query",
+                "schema": {"type": "boolean", "default": False},
+                "description": "Rows with an `id` update that record (the `version` column must "
+                "still be the record's; an empty cell clears the field); rows without one are "
+                "created. Needs the update permission.",
+            },
         ]
         op["requestBody"] = {
             "required": True,
@@ -253,10 +262,24 @@ def list_parameters(resource: Resource) -> list[dict[str, Any]]:
                     "name": name if not op else f"{name}__{op}",
                     "in": "query",
                     "schema": dict(schema),
-                    "description": text,
+                    "description": text + _related_note(resource, name),
                 }
             )
     return params
+
+
+def _related_note(resource: Resource, name: str) -> str:
+    """How a filter on a related record reads (empty for the model's own columns)."""
+    target = resource.filter_fields[name]
+    if target.relationship is None:
+        return ""
+    rel, column = target.relationship.key, target.column.key
+    if target.many:
+        return (
+            f" Keeps the {resource.plural.lower()} with at least one of their {rel} whose "
+            f"{column} matches; every {rel}.* filter must hold for that same one."
+        )
+    return f" Reads the {column} of the record's {rel}; records without one are left out."
 
 
 def _filter_schema(resource: Resource, name: str, py: type) -> dict[str, Any]:
@@ -265,7 +288,7 @@ def _filter_schema(resource: Resource, name: str, py: type) -> dict[str, Any]:
     if isinstance(py, type) and issubclass(py, enum.Enum):
         return {"type": "string", "enum": [str(m.value) for m in py]}
     schema = python_type_schema(py)
-    column_type = resource.mapper.columns[name].type
+    column_type = filter_column_type(resource, name)
     if isinstance(column_type, TypeDecorator):
         column_type = column_type.impl
     if py is int:
@@ -309,12 +332,13 @@ def _import_result(builder: Any) -> dict[str, Any]:
     if name not in builder.spec.components.schemas:
         builder.spec.components.schema(name, {
             "type": "object",
-            "required": ["rows", "created", "skipped", "dry_run", "errors"],
+            "required": ["rows", "created", "updated", "skipped", "dry_run", "errors"],
             "properties": {
-                "rows": {"type": "integer"}, "created": {"type": "integer"}, "skipped": {"type": "integer"},
-                "dry_run": {"type": "boolean"},
+                "rows": {"type": "integer"}, "created": {"type": "integer"}, "updated": {"type": "integer"},
+                "skipped": {"type": "integer"}, "dry_run": {"type": "boolean"},
                 "ignored_columns": {"type": "array", "items": {"type": "string"}},
-                "ids": {"type": "array", "items": {"type": "integer"}},
+                "ids": {"type": "array", "items": {"type": "integer"}, "description": "of the records created"},
+                "updated_ids": {"type": "array", "items": {"type": "integer"}},
                 "errors": {"type": "array", "items": {"type": "object", "properties": {
                     "line": {"type": "integer"}, "errors": {"type": "object", "additionalProperties": True}}}},
             },

@@ -643,9 +643,13 @@ def register_pages(bp: Blueprint, resource: Resource) -> None:
         result, status = None, 200
         if request.method == "POST":
             upload = request.files.get("file")
+            update = "update" in request.form
             if upload is None or not upload.filename:
                 flash("Choose a CSV file to import.", "error")
                 status = 400
+            elif update and not page.can_update:
+                flash(f"Updating by import needs the permission '{perm}.update'.", "error")
+                status = 403
             else:
                 content = upload.stream.read()
                 result = write(
@@ -653,6 +657,7 @@ def register_pages(bp: Blueprint, resource: Resource) -> None:
                     lambda db: csv_io.import_csv(
                         db, resource, io.BytesIO(content),
                         dry_run="dry_run" in request.form, skip_errors="skip_errors" in request.form,
+                        update=update,
                     ),
                     keep=lambda r: not r.failed and not r.dry_run,
                 )  # fmt: skip

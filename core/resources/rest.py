@@ -32,7 +32,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from core.access import permission_required
+from core.access import has_permission, permission_required
 from core.db import is_transient
 from core.problems import Problem
 from core.resources import csv_io
@@ -362,10 +362,10 @@ def register_api(bp: Blueprint, resource: Resource) -> None:
             )
         flags = {}
         for key in request.args:
-            if key not in ("dry_run", "skip_errors"):
+            if key not in ("dry_run", "skip_errors", "update"):
                 raise Problem(
                     400,
-                    f"Unknown parameter '{key}'; use dry_run and skip_errors.",
+                    f"Unknown parameter '{key}'; use dry_run, skip_errors and update.",
                     errors={key: ["Unknown parameter."]},
                 )
             value = request.args[key].strip().lower()
@@ -376,12 +376,17 @@ def register_api(bp: Blueprint, resource: Resource) -> None:
                     errors={key: ["Expected true or false."]},
                 )
             flags[key] = value == "true"
+        if flags.get("update") and not has_permission(f"{perm}.update"):
+            raise Problem(
+                403, f"Updating by import needs the permission '{perm}.update'.", title="Forbidden"
+            )
         body = request.get_data(cache=True)
         result = write(
             resource,
             lambda db: csv_io.import_csv(
                 db, resource, io.BytesIO(body),
                 dry_run=flags.get("dry_run", False), skip_errors=flags.get("skip_errors", False),
+                update=flags.get("update", False),
             ),
             keep=lambda r: not r.failed and not r.dry_run,
         )  # fmt: skip

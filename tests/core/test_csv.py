@@ -5,15 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from cli.main import main
-from core.lifecycle import Lifecycle
 from core.resources.csv_io import export_csv, import_csv
 from core.resources.query import parse_list_params
 from core.tenancy import company_scope
-from tests.conftest import FIXTURE_ADDONS
 from tests.core.resources_support import models
 
 
@@ -154,26 +150,6 @@ def test_export_applies_filters_search_and_sort(db_session, gadgets):
 
 
 # --------------------------------------------------------------------------- the CLI
-
-
-@pytest.fixture
-def cli(empty_database, registry, tmp_path, monkeypatch):
-    """``mosaic`` against a fresh database with the testkit addon installed."""
-    Lifecycle(empty_database, registry).install(["testkit"])
-    monkeypatch.setenv("MOSAIC_DATABASE_URL", empty_database.url)
-    monkeypatch.setenv("MOSAIC_ADDONS_PATH", str(FIXTURE_ADDONS))
-    monkeypatch.setenv("MOSAIC_INSTANCE_PATH", str(tmp_path / "instance"))
-    monkeypatch.delenv("MOSAIC_DEBUG", raising=False)
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    run.db = empty_database
-    return run
 
 
 def test_mosaic_import_and_export(cli, tmp_path):

@@ -145,9 +145,9 @@ def test_assign_ids_numbers_new_rows_after_every_companys_rows(db_session, gadge
         db_session.add_all(mine)
         assigned = assign_ids(db_session)
         db_session.flush()
+    assert assigned == 3
+    ids = [g.id for g in mine]
     if db_session.get_bind().dialect.name == "sqlite":
-        assert assigned == 3
-        assert [g.id for g in mine] == [theirs.id + 1, theirs.id + 2, theirs.id + 3]
-    else:  # PostgreSQL hands back generated keys in batches; nothing to do
-        assert assigned == 0
-        assert len({g.id for g in mine}) == 3 and all(g.id for g in mine)
+        assert ids == [theirs.id + 1, theirs.id + 2, theirs.id + 3]
+    else:  # drawn from the sequence, which rolled-back tests may have moved on
+        assert len(set(ids)) == 3 and min(ids) > theirs.id
