@@ -79,3 +79,23 @@ def _single_integer_key(mapper: Mapper) -> bool:
         return False
     column = mapper.primary_key[0]
     return isinstance(column.type, Integer) and column.table is mapper.local_table
+
+
+#: Rows written by one import after which the planner's statistics are refreshed.
+ANALYZE_AFTER_ROWS = 1000
+
+
+def refresh_statistics(session: Session, tables: set[str]) -> None:
+    """``ANALYZE`` the tables a large import wrote to (PostgreSQL; elsewhere nothing).
+
+    A table filled in one go has no statistics until autovacuum gets to it, and until then
+    the planner takes it for nearly empty: a list with a join right after an import of
+    100,000 contacts ran a nested loop over every account (1.6 s instead of 0.05 s). ANALYZE
+    samples the table in the import's own transaction, so the figures commit with the rows.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    connection = session.connection()
+    preparer = connection.dialect.identifier_preparer
+    for table in sorted(tables):
+        connection.exec_driver_sql(f"ANALYZE {preparer.quote(table)}")

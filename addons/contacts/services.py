@@ -1109,13 +1109,18 @@ class DuplicateIndex:
 
     def load(self, session: Session, company_id: int, rows: Iterable[Any]) -> None:
         """Add the company's records sharing a value with ``rows`` (records or mappings)."""
-        emails, phones, keys = set(), set(), set()
+        emails, phones, keys, firm_keys, firms = set(), set(), set(), set(), set()
         for row in rows:
             if email := _get(row, "email"):
                 emails.add(email)
             phones.update(_match_phones((_get(row, "phone"), _get(row, "mobile"))))
             if _usable_key(self.kind, key := _get(row, "name_key")):
-                keys.add(key)
+                firm = _get(row, "account_id") if self.kind == "contact" else None
+                if firm is None:
+                    keys.add(key)
+                else:  # a person's name only counts at the same firm (or with none)
+                    firm_keys.add(key)
+                    firms.add(firm)
         model = MODELS[self.kind]
         c = model.__table__.c
         conditions = []
@@ -1127,6 +1132,15 @@ class DuplicateIndex:
                 conditions.append(c.mobile.in_(phones))
         if keys:
             conditions.append(c.name_key.in_(keys))
+        if firm_keys - keys:
+            # Common names ("Anna Schmidt") recur across firms: without this, every batch
+            # would load all of them, more with every batch imported before.
+            conditions.append(
+                and_(
+                    c.name_key.in_(firm_keys - keys),
+                    or_(c.account_id.is_(None), c.account_id.in_(firms)),
+                )
+            )
         if not conditions:
             return
         stmt = select(model).where(

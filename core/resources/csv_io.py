@@ -26,7 +26,7 @@ from marshmallow import fields
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from core.bulk import assign_ids
+from core.bulk import ANALYZE_AFTER_ROWS, assign_ids, refresh_statistics
 from core.resources.declaration import BusinessError, Resource, humanize
 from core.resources.dump import dumper
 from core.resources.query import ListParams, iter_records
@@ -286,6 +286,8 @@ def import_csv(
             if len(pending) >= batch_size:
                 create_pending()
     create_pending()
+    if result.created + result.updated >= ANALYZE_AFTER_ROWS:
+        refresh_statistics(session, _tables_of(resource))
     result.errors.sort(key=lambda e: e.line)
     result.skipped = len(result.errors) if skip_errors and not result.failed else 0
     return result
@@ -294,6 +296,17 @@ def import_csv(
 #: Rows handed to a resource's ``create_many`` at once: one flush, one duplicate look-up,
 #: one audit insert per batch, and a savepoint small enough to redo row by row.
 BATCH_SIZE = 500
+
+
+def _tables_of(resource: Resource) -> set[str]:
+    """The resource's table and those of its relations (lines, links, related records)."""
+    mapper = resource.mapper
+    tables = {mapper.local_table.name}
+    for rel in mapper.relationships:
+        tables.add(rel.mapper.local_table.name)
+        if rel.secondary is not None:
+            tables.add(rel.secondary.name)
+    return tables
 
 
 def _check_header(

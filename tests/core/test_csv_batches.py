@@ -6,7 +6,7 @@ import dataclasses
 import io
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core.bulk import assign_ids
 from core.models import Company
@@ -151,3 +151,16 @@ def test_assign_ids_numbers_new_rows_after_every_companys_rows(db_session, gadge
         assert ids == [theirs.id + 1, theirs.id + 2, theirs.id + 3]
     else:  # drawn from the sequence, which rolled-back tests may have moved on
         assert len(set(ids)) == 3 and min(ids) > theirs.id
+
+
+def test_a_large_import_refreshes_the_planners_statistics(db_session, gadgets, monkeypatch):
+    """On PostgreSQL a table filled by an import is analysed in the import's transaction."""
+    monkeypatch.setattr(csv_io, "ANALYZE_AFTER_ROWS", 5)
+    postgres = db_session.get_bind().dialect.name == "postgresql"
+    reltuples = "SELECT reltuples FROM pg_class WHERE relname = 'testkit_gadget'"
+    before = db_session.execute(text(reltuples)).scalar() if postgres else None
+    with company_scope([1], 1):
+        result = import_csv(db_session, gadgets, csv_of([f"s{i}" for i in range(6)]))
+    assert result.created == 6
+    if postgres:  # ANALYZE counts the rows the transaction itself inserted
+        assert db_session.execute(text(reltuples)).scalar() >= 6 > (before or 0)

@@ -144,3 +144,19 @@ def test_contacts_are_imported_with_a_fixed_number_of_statements_per_batch(db, s
             counts.append(len(statements))
             attempt.rollback()
     assert counts[0] == counts[1], counts
+
+
+def test_a_name_is_a_duplicate_only_at_the_same_firm(scoped):
+    load(scoped, accounts, "name\nAlpha GmbH\nBeta Ltd\n")
+    first = load(scoped, contacts, "first_name,last_name,account_name\nAnna,Schmidt,Alpha GmbH\n")
+    assert first.created == 1
+    text = (
+        "first_name,last_name,account_name\n"
+        "Anna,Schmidt,Beta Ltd\n"  # another firm: another person
+        "Anna,Schmidt,Alpha GmbH\n"  # the same firm: likely the same person
+        "Anna,Schmidt,\n"  # no firm: could be either
+    )
+    result = load(scoped, contacts, text, skip_errors=True)
+    assert result.created == 1
+    assert [e.line for e in result.errors] == [3, 4]
+    assert all("(same name)" in e.describe() for e in result.errors)
