@@ -195,6 +195,7 @@ leads = Resource(
             "disqualify",
             _disqualify,
             schema=schemas.DisqualifySchema,
+            form=[FormField("reason", widget="textarea")],
             label="Disqualify",
             description="Not a prospect (say why).",
             when=lambda lead: lead.status in ("new", "qualified"),
@@ -204,6 +205,23 @@ leads = Resource(
             _convert,
             schema=schemas.ConvertSchema,
             response=schemas.ConversionSchema,
+            form=[
+                FormField(
+                    "account_id",
+                    "Existing account (number)",
+                    help="Empty: found through duplicate detection, or created.",
+                ),
+                FormField(
+                    "contact_id",
+                    "Existing contact (number)",
+                    help="Empty: found through duplicate detection, or created.",
+                ),
+                "opportunity_name",
+                "expected_revenue",
+                "currency",
+                "expected_close_date",
+                FormField("owner_id", "Owner", widget="select", choices=users),
+            ],
             label="Convert to opportunity",
             description="Find the customer (or create the account and contact) through the "
             "contacts addon's duplicate detection, open an opportunity in the first stage and "
@@ -286,6 +304,12 @@ opportunities = Resource(
             "move",
             move,
             schema=schemas.MoveSchema,
+            form=[
+                FormField("stage_id", "Stage", widget="select", choices=stage_choices),
+                FormField(
+                    "lost_reason", "Reason (when moved to the lost stage)", widget="textarea"
+                ),
+            ],
             label="Move to stage",
             description="Move to another stage (the time in each stage is recorded). The won "
             "stage wins it, the lost stage loses it and needs `lost_reason`.",
@@ -302,6 +326,7 @@ opportunities = Resource(
             "lost",
             _lost,
             schema=schemas.LostSchema,
+            form=[FormField("reason", widget="textarea")],
             label="Mark lost",
             description="Close as lost, saying why.",
             when=lambda opp: opp.status == "open",
@@ -311,6 +336,15 @@ opportunities = Resource(
             "reopen",
             _reopen,
             schema=schemas.ReopenSchema,
+            form=[
+                FormField(
+                    "stage_id",
+                    "Stage",
+                    widget="select",
+                    choices=stage_choices,
+                    help="Empty: the open stage it was in last.",
+                ),
+            ],
             label="Reopen",
             description="Open a won or lost opportunity again (by default in the stage it was "
             "in last); only then can it be edited.",

@@ -204,6 +204,10 @@ class Action:
     #: Whether the action applies to the record in its current state (hides the button, 409).
     when: Callable[[Any], bool] | None = None
     danger: bool = False
+    #: The fields of its page, as for a resource's form: names or :class:`FormField` with a
+    #: label, a widget, a help text or ``choices`` (a stage picked from a list instead of its
+    #: id typed). Default: every input field of ``schema``, in order.
+    form: Sequence[str | FormField] = ()
 
     @property
     def title(self) -> str:
@@ -449,6 +453,14 @@ class Resource:
                     f"{where}: action name '{action.name}' is invalid, reserved or repeated"
                 )
             seen.add(action.name)
+            action_fields = action.schema().load_fields if action.schema else {}
+            for item in action.form:
+                name = item.name if isinstance(item, FormField) else item
+                if name not in action_fields:
+                    raise ResourceError(
+                        f"{where}: form field '{name}' of action '{action.name}' is not an input "
+                        "field of its schema"
+                    )
         for op in self.operations:
             if op not in ("create", "update", "delete", "import"):
                 raise ResourceError(f"{where}: unknown operation '{op}'")

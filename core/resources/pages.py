@@ -696,6 +696,15 @@ def register_pages(bp: Blueprint, resource: Resource) -> None:
         )  # fmt: skip
 
 
+def action_form(action: Action, schema: Any) -> list[FormField]:
+    """The fields of an action's page: its declared ``form``, else its schema's input fields."""
+    if schema is None:
+        return []
+    if action.form:
+        return [f if isinstance(f, FormField) else FormField(f) for f in action.form]
+    return [FormField(name) for name in schema.load_fields]
+
+
 def _action_page(resource: Resource, action: Action, ui: Any, crumbs: Any) -> Any:
     @permission_required(resource.action_permission(action))
     def run(record_id: int) -> Any:
@@ -703,7 +712,7 @@ def _action_page(resource: Resource, action: Action, ui: Any, crumbs: Any) -> An
         record = _load(resource, record_id)
         title = page.title(record)
         schema = action.schema() if action.schema else None
-        specs = [FormField(n) for n in schema.load_fields] if schema else []
+        specs = action_form(action, schema)
         values: dict[str, Any] = {}
         errors: dict[str, Any] = {}
         status = 200

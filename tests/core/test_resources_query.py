@@ -140,6 +140,10 @@ class _Schema(Schema):
         ({"form": [FormField("colour")]}, "form field 'colour' is not a field of _Schema"),
         ({"children": [Child("name", _Schema)]}, "child 'name' is not a one-to-many relationship"),
         ({"actions": [Action("history", handler=print)]}, "action name 'history'"),
+        (
+            {"actions": [Action("tag", handler=print, schema=_Schema, form=["name", "colour"])]},
+            "form field 'colour' of action 'tag' is not an input field of its schema",
+        ),
         ({"permission": "testkit"}, "permission must look like"),
         ({"name": "Bad Name"}, "name must be lower-case"),
         ({"operations": ("create", "explode")}, "unknown operation 'explode'"),

@@ -256,3 +256,19 @@ def test_a_company_created_after_the_install_gets_its_pipeline_on_the_first_visi
     assert (
         len(re.findall(r'data-column="\d+"', page(client, "/sales/pipeline"))) == 6
     )  # not created twice
+
+
+def test_action_pages_offer_the_stages_as_a_list(web, deals, db_session):
+    url = f"/sales/opportunities/{deals['a']}/move"
+    form = page(web, url)
+    options = dict(re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', form))
+    assert options[str(deals["Proposal"])] == "Proposal" and 'name="stage_id"' in form
+    assert "<textarea" in form and 'name="lost_reason"' in form
+    response = web.post(url, data={"csrf_token": csrf_of(form), "stage_id": str(deals["Proposal"])})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    assert db_session.get(Opportunity, deals["a"]).stage_id == deals["Proposal"]
+    # reopening may leave the stage empty ("the stage it was in last")
+    services.mark_lost(db_session, db_session.get(Opportunity, deals["b"]), reason="Budget")
+    db_session.commit()
+    reopen = page(web, f"/sales/opportunities/{deals['b']}/reopen")
+    assert '<option value=""' in reopen and "Empty: the open stage it was in last." in reopen
