@@ -1,7 +1,8 @@
 """List queries: filters, search, sort and pagination from query-string parameters (no Flask).
 
-A list request runs a fixed number of statements whatever the page size: one count, one
-select of the page, and one per declared collection (``selectinload``); many-to-one relations
+A list request runs a fixed number of statements whatever the page size: one select of the
+page, one count (only when the page is full or past the end: otherwise the page gives the
+total), and one per declared collection (``selectinload``); many-to-one relations
 are joined into the page's select. Relations are found from the declaration (children,
 nested schema fields, dotted columns, ``eager``), so a new column in a schema does not quietly
 add a query per row.
@@ -494,18 +495,24 @@ class ListResult:
 
 
 def run_list(session: Any, resource: Resource, params: ListParams) -> ListResult:
-    """One page of records and the total count, with declared relations loaded."""
+    """One page of records and the total count, with declared relations loaded.
+
+    The page is read first: when it is not full (the last page, or a search with a few
+    hits) the total follows from it and the count, a second scan of every match, is saved.
+    """
     base = list_statement(resource, params)
-    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
-    items: list[Any] = []
-    if total > params.offset:
-        stmt = (
-            base.order_by(*order_by(resource, params))
-            .limit(params.limit)
-            .offset(params.offset)
-            .options(*eager_options(resource))
-        )
-        items = list(session.scalars(stmt).unique().all())
+    stmt = (
+        base.order_by(*order_by(resource, params))
+        .limit(params.limit)
+        .offset(params.offset)
+        .options(*eager_options(resource))
+    )
+    items: list[Any] = list(session.scalars(stmt).unique().all())
+    if 0 < len(items) < params.limit or (not items and params.offset == 0):
+        total = params.offset + len(items)
+    else:
+        count = select(func.count()).select_from(base.order_by(None).subquery())
+        total = session.scalar(count) or 0
     return ListResult(items, total, params.limit, params.offset)
 
 

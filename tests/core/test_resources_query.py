@@ -41,6 +41,23 @@ def test_a_list_costs_the_same_statements_whatever_the_page_size(client, db, db_
     assert len(own) == 3, own  # the count, the page, the parts of the whole page
 
 
+def test_the_count_is_only_run_when_the_page_cannot_tell_the_total(client, db, db_session):
+    headers = login(client)
+    _fill(db_session, 12, parts=0)
+    cases = {  # query -> (total, items, whether a count ran)
+        "?limit=5": (12, 5, True),  # a full page: more may follow
+        "?limit=5&offset=10": (12, 2, False),  # the last page: 10 + 2
+        "?limit=50": (12, 12, False),
+        "?limit=5&offset=40": (12, 0, True),  # past the end: how far is the end?
+        "?q=nothing-like-it": (0, 0, False),
+    }
+    for query, (total, items, counted) in cases.items():
+        with count_statements(db.engine) as statements:
+            body = client.get(API + query, headers=headers).get_json()
+        assert (body["total"], len(body["items"])) == (total, items), query
+        assert any("count(" in s.lower() for s in statements) is counted, query
+
+
 def test_filters_search_and_sort_do_not_add_statements(client, db, db_session):
     headers = login(client)
     _fill(db_session, 30)
@@ -48,7 +65,7 @@ def test_filters_search_and_sort_do_not_add_statements(client, db, db_session):
         client.get(API + "?limit=5", headers=headers)
     with count_statements(db.engine) as busy:
         client.get(
-            API + "?limit=30&q=G0&price__gte=1&price__lte=25&sort=-price,name&archived=false",
+            API + "?limit=5&q=G0&price__gte=1&price__lte=25&sort=-price,name&archived=false",
             headers=headers,
         )
     assert len(plain) == len(busy)

@@ -149,7 +149,8 @@ def test_related_filters_add_no_statement(client, admin, book, db):
         assert client.get(CONTACTS + "?limit=2", headers=admin).status_code == 200
     with count_statements(db.engine) as filtered:
         response = client.get(
-            CONTACTS + "?tags.name=VIP&addresses.country=DE&account.is_customer=true&q=0301234567",
+            CONTACTS + "?limit=1&tags.name=VIP&addresses.country=DE&account.is_customer=true"
+            "&q=0301234567",  # a full page, as above: both run the count
             headers=admin,
         )
         assert [i["last_name"] for i in response.get_json()["items"]] == ["Müller"]
