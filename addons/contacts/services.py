@@ -1555,14 +1555,7 @@ def find_or_create_account(
     between) a new account is created. A found account is returned as it is: ``data`` does
     not update it.
     """
-    probe = Account(company_id=_company(company_id))
-    with session.no_autoflush:
-        _assign_account(session, probe, data)
-        found = _the_match(session, probe)
-    if found is not None:
-        return found, False
-    account = create_account(session, data, company_id=probe.company_id, confirm_duplicate=True)
-    return account, True
+    return _find_or_create(session, "account", data, company_id)  # type: ignore[return-value]
 
 
 def find_or_create_contact(
@@ -1575,14 +1568,22 @@ def find_or_create_contact(
     ``account_id`` or ``account_name``; two "Anna Schmidt" at different firms, or without
     one, are not taken for the same person). Forgotten contacts are never found.
     """
-    probe = Contact(company_id=_company(company_id))
+    return _find_or_create(session, "contact", data, company_id)  # type: ignore[return-value]
+
+
+def _find_or_create(
+    session: Session, kind: Kind, data: Mapping[str, Any], company_id: int | None
+) -> tuple[Account | Contact, bool]:
+    model = MODELS[kind]
+    assign = _assign_contact if kind == "contact" else _assign_account
+    create = create_contact if kind == "contact" else create_account
+    probe = model(company_id=_company(company_id))
     with session.no_autoflush:
-        _assign_contact(session, probe, data)
+        assign(session, probe, data)  # type: ignore[arg-type]
         found = _the_match(session, probe)
     if found is not None:
         return found, False
-    contact = create_contact(session, data, company_id=probe.company_id, confirm_duplicate=True)
-    return contact, True
+    return create(session, data, company_id=probe.company_id, confirm_duplicate=True), True
 
 
 def _the_match(session: Session, probe: Account | Contact) -> Any:

@@ -299,13 +299,14 @@ BATCH_SIZE = 500
 
 
 def _tables_of(resource: Resource) -> set[str]:
-    """The resource's table and those of its relations (lines, links, related records)."""
+    """The tables an import of the resource fills: its own, its lines', its link tables."""
     mapper = resource.mapper
     tables = {mapper.local_table.name}
     for rel in mapper.relationships:
-        tables.add(rel.mapper.local_table.name)
         if rel.secondary is not None:
             tables.add(rel.secondary.name)
+        elif rel.cascade.delete_orphan:
+            tables.add(rel.mapper.local_table.name)
     return tables
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import io
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from core.bulk import assign_ids
 from core.models import Company
@@ -14,6 +14,7 @@ from core.resources import BusinessError, csv_io
 from core.resources.csv_io import import_csv
 from core.tenancy import company_scope
 from tests.core.resources_support import count_statements, models
+from tests.core.test_csv import count as gadget_count
 
 
 @pytest.fixture
@@ -29,14 +30,6 @@ def batched(gadgets, create_many):
 
 def csv_of(names: list[str]) -> io.BytesIO:
     return io.BytesIO(("name,price\n" + "".join(f"{n},1.5\n" for n in names)).encode())
-
-
-def gadget_count(session, **where) -> int:
-    gadget_cls, _ = models()
-    stmt = select(func.count()).select_from(gadget_cls)
-    for key, value in where.items():
-        stmt = stmt.where(getattr(gadget_cls, key) == value)
-    return session.scalar(stmt)
 
 
 def plain_create_many(calls: list[list[int]]):
