@@ -859,11 +859,21 @@ def _history_row(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def filter_label(name: str) -> str:
+    """``owner_id`` -> "Owner"; ``tags.name`` -> "Tags"; ``addresses.country`` -> "Addresses: country"."""
+    if "." not in name:
+        return humanize(name)
+    relation, column = name.split(".", 1)
+    if column in ("name", "title", "label"):
+        return humanize(relation)
+    return f"{humanize(relation)}: {humanize(column).lower()}"
+
+
 def _filter_controls(resource: Resource, args: MultiDict) -> list[dict[str, Any]]:
     """Inputs of the filter bar: one control per operator the page offers."""
     controls = []
     for name in resource.all_filters:
-        label = humanize(name)
+        label = filter_label(name)
         py = column_python_type(resource, name)
         ops = filter_operators(resource, name)
         if name == "archived":

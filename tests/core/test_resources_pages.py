@@ -295,3 +295,20 @@ def test_api_reference_page_lists_generated_and_custom_routes(browser_client, ap
         "List gadgets" in text and "price__gte" in text and "Liveness of the testkit addon" in text
     )
     assert "<script" not in text
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("owner_id", "Owner"),
+        ("created_at", "Created at"),
+        ("tags.name", "Tags"),
+        ("parts.label", "Parts"),
+        ("addresses.country", "Addresses: country"),
+        ("account.is_customer", "Account: is customer"),
+    ],
+)
+def test_filter_labels_read_like_words(name, label):
+    from core.resources.pages import filter_label
+
+    assert filter_label(name) == label
