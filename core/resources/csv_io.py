@@ -267,13 +267,14 @@ def import_csv(
             pending = []
 
     for line, cells in body:
-        target = _row_key(resource, line, cells, keys, result) if keys else None
-        data = (
-            _load_row(resource, line, cells, columns, result, partial=target is not None)
-            if target is not False
-            else None
-        )
-        if data is None or target is False:
+        try:
+            target = _row_key(resource, cells, keys) if keys else None
+        except ValidationFailed as exc:
+            result.errors.append(RowError(line, exc.errors))
+            target, data = None, None
+        else:
+            data = _load_row(resource, line, cells, columns, result, partial=target is not None)
+        if data is None:
             if progress:
                 progress(1)
         elif target is not None:
@@ -518,9 +519,12 @@ def _key_columns(
 
 
 def _row_key(
-    resource: Resource, line: int, cells: list[str], keys: dict[str, int], result: ImportResult
-) -> tuple[int, int | None] | bool | None:
-    """``(id, version)`` of a row that updates, ``None`` for a new one, ``False`` if unusable."""
+    resource: Resource, cells: list[str], keys: dict[str, int]
+) -> tuple[int, int | None] | None:
+    """``(id, version)`` of a row that updates a record, ``None`` for a new one.
+
+    Raises ``ValidationFailed`` when the id or the version cannot be used.
+    """
 
     def cell_of(name: str) -> str:
         position = keys.get(name)
@@ -541,10 +545,9 @@ def _row_key(
             "Give the record's version (the 'version' column of an export), so that changes "
             "made since are not overwritten."
         ]
-    if errors:
-        result.errors.append(RowError(line, errors))
-        return False
-    return record_id, version  # type: ignore[return-value]
+    if errors or record_id is None:
+        raise ValidationFailed(errors)
+    return record_id, version
 
 
 def _positive_int(text: str) -> int | None:
