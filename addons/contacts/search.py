@@ -73,4 +73,8 @@ def phone_terms(*columns: Any) -> Callable[[str], list[SearchTerm]]:
                 out.append(SearchTerm(run, clause))
         return out
 
+    terms.description = (  # type: ignore[attr-defined]
+        "Phone numbers match however they are typed: '0170 0104729', '+49 170 0104729' and "
+        "'0049 170 01' all find +491700104729."
+    )
     return terms

@@ -231,7 +231,7 @@ def list_parameters(resource: Resource) -> list[dict[str, Any]]:
     ]  # fmt: skip
     if resource.search:
         params.insert(2, {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200, "pattern": TEXT_PATTERN},
-                          "description": f"Search in {', '.join(resource.search)}."})  # fmt: skip
+                          "description": _search_description(resource)})  # fmt: skip
     for name in resource.all_filters:
         py = column_python_type(resource, name)
         base = _filter_schema(resource, name, py)
@@ -410,3 +410,10 @@ def constrain(component: dict[str, Any], schema: Schema, model: type) -> None:
             prop["pattern"] = (
                 f"^{sign}\\d{{1,{p - s}}}(\\.\\d{{1,{s}}})?$" if s else f"^{sign}\\d{{1,{p}}}$"
             )
+
+
+def _search_description(resource: Resource) -> str:
+    """What ``q`` searches; a ``search_terms`` hook may add a ``description`` of its own."""
+    text = f"Every word must match one of: {', '.join(resource.search)}."
+    extra = getattr(resource.search_terms, "description", None)
+    return f"{text} {extra}" if extra else text

@@ -49,3 +49,11 @@ def test_both_documented_inputs_work_and_the_answers_conform(client, doc):
     contact_id = as_list.get_json()["id"]
     for url in (f"{CONTACTS}{contact_id}", CONTACTS, ACCOUNTS):
         assert_conforms(doc, "get", url, client.get(url, headers=headers))
+
+
+def test_the_search_parameter_says_phone_numbers_match_however_typed(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    params = document["paths"]["/api/v1/contacts/contacts/"]["get"]["parameters"]
+    q = next(p for p in params if p["name"] == "q")
+    assert q["description"].startswith("Every word must match one of: first_name, last_name")
+    assert "'0170 0104729'" in q["description"]
