@@ -114,7 +114,26 @@ def _users(session: Session) -> list[tuple[int, str]]:
     return [(row.id, row.name or row.email) for row in rows]
 
 
+def _merge_action(kind: str, *, description: str, confirm: str) -> Action:
+    return Action(
+        "merge", _merge(kind), schema=MergeSchema, label="Merge a duplicate into this one",
+        description=description, confirm=confirm,
+    )  # fmt: skip
+
+
 # --------------------------------------------------------------------------- declarations
+
+# What the contact and the account forms share.
+SHARED_FIELDS = (
+    FormField("owner_id", "Owner", widget="select", choices=_users),
+    FormField("tags", help="Names separated by ';'. New names become new tags."),
+    "archived",
+    FormField("notes", widget="textarea"),
+)
+CONFIRM_SECTION = Section(
+    "", [FormField("confirm_duplicate", "Create it even if it looks like a duplicate")]
+)
+ADDRESSES = Child("addresses", AddressSchema, columns=ADDRESS_COLUMNS, extra_rows=1)
 
 contacts = Resource(
     name="contacts",
@@ -161,23 +180,15 @@ contacts = Resource(
             "Organisation",
             [
                 FormField("account_name", "Account", help="The account's name, as on its page."),
-                FormField("owner_id", "Owner", widget="select", choices=_users),
-                FormField("tags", help="Names separated by ';'. New names become new tags."),
-                "archived",
-                FormField("notes", widget="textarea"),
+                *SHARED_FIELDS,
             ],
         ),
-        Section(
-            "", [FormField("confirm_duplicate", "Create it even if it looks like a duplicate")]
-        ),
+        CONFIRM_SECTION,
     ],
-    children=[Child("addresses", AddressSchema, columns=ADDRESS_COLUMNS, extra_rows=1)],
+    children=[ADDRESSES],
     actions=[
-        Action(
-            "merge",
-            _merge("contact"),
-            schema=MergeSchema,
-            label="Merge a duplicate into this one",
+        _merge_action(
+            "contact",
             description="Merge contact `source_id` into this one; the source is deleted and "
             "everything that referred to it refers to this one.",
             confirm="The other contact will be deleted; its data and links move to this one.",
@@ -241,23 +252,15 @@ accounts = Resource(
             [
                 "is_customer",
                 "is_vendor",
-                FormField("owner_id", "Owner", widget="select", choices=_users),
-                FormField("tags", help="Names separated by ';'. New names become new tags."),
-                "archived",
-                FormField("notes", widget="textarea"),
+                *SHARED_FIELDS,
             ],
         ),
-        Section(
-            "", [FormField("confirm_duplicate", "Create it even if it looks like a duplicate")]
-        ),
+        CONFIRM_SECTION,
     ],
-    children=[Child("addresses", AddressSchema, columns=ADDRESS_COLUMNS, extra_rows=1)],
+    children=[ADDRESSES],
     actions=[
-        Action(
-            "merge",
-            _merge("account"),
-            schema=MergeSchema,
-            label="Merge a duplicate into this one",
+        _merge_action(
+            "account",
             description="Merge account `source_id` into this one: its contacts, sub-accounts, "
             "addresses and tags move here and it is deleted.",
             confirm="The other account will be deleted; its contacts and links move to this one.",
