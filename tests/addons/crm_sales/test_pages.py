@@ -272,3 +272,15 @@ def test_action_pages_offer_the_stages_as_a_list(web, deals, db_session):
     db_session.commit()
     reopen = page(web, f"/sales/opportunities/{deals['b']}/reopen")
     assert '<option value=""' in reopen and "Empty: the open stage it was in last." in reopen
+
+
+def test_pipeline_and_report_filter_by_owner(web, deals, db_session):
+    from core.models import User
+
+    admin_id = db_session.scalar(select(User.id).where(User.email == ADMIN_EMAIL))
+    for url in ("/sales/pipeline", "/sales/reports/pipeline"):
+        html = page(web, url)
+        assert f'action="{url}"' in html and '<option value="">Everyone</option>' in html
+        assert f'<option value="{admin_id}"' in html
+        chosen = page(web, f"{url}?owner_id={admin_id}")
+        assert f'<option value="{admin_id}" selected>' in chosen
