@@ -1109,7 +1109,7 @@ class DuplicateIndex:
 
     def load(self, session: Session, company_id: int, rows: Iterable[Any]) -> None:
         """Add the company's records sharing a value with ``rows`` (records or mappings)."""
-        emails, phones, keys, firm_keys, firms = set(), set(), set(), set(), set()
+        emails, phones, keys, at_firm = set(), set(), set(), set()
         for row in rows:
             if email := _get(row, "email"):
                 emails.add(email)
@@ -1119,8 +1119,7 @@ class DuplicateIndex:
                 if firm is None:
                     keys.add(key)
                 else:  # a person's name only counts at the same firm (or with none)
-                    firm_keys.add(key)
-                    firms.add(firm)
+                    at_firm.add((key, firm))
         model = MODELS[self.kind]
         c = model.__table__.c
         conditions = []
@@ -1132,15 +1131,25 @@ class DuplicateIndex:
                 conditions.append(c.mobile.in_(phones))
         if keys:
             conditions.append(c.name_key.in_(keys))
-        if firm_keys - keys:
-            # Common names ("Anna Schmidt") recur across firms: without this, every batch
-            # would load all of them, more with every batch imported before.
-            conditions.append(
-                and_(
-                    c.name_key.in_(firm_keys - keys),
-                    or_(c.account_id.is_(None), c.account_id.in_(firms)),
+        if pairs := {(key, firm) for key, firm in at_firm if key not in keys}:
+            # Common names ("Anna Schmidt") recur across firms, and only the same name at
+            # the same firm (or without one) is a candidate. "Name among the batch's names
+            # and firm among its firms" matched every namesake at any of the batch's firms,
+            # hundreds of records a batch to load; so the namesakes are read as light rows
+            # and only the true pairs loaded. (A row-value IN on both columns is not planned
+            # on the name index by SQLite.)
+            # No company_id in this WHERE: see ``_duplicate_query``; the outer query has it.
+            namesakes = session.execute(
+                select(c.id, c.name_key, c.account_id).where(
+                    c.name_key.in_({key for key, _firm in pairs})
                 )
             )
+            if ids := [
+                row.id
+                for row in namesakes
+                if row.account_id is None or (row.name_key, row.account_id) in pairs
+            ]:
+                conditions.append(c.id.in_(ids))
         if not conditions:
             return
         stmt = select(model).where(
