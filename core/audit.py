@@ -16,8 +16,9 @@ write (``updated_at``, ``updated_by_id``, ``version``).
 
 What is audited: every model with ``BusinessMixin``, and any other model that sets
 ``__audited__ = True``; a business model can opt out with ``__audited__ = False``.
-Not audited: ORM bulk ``update()``/``delete()`` statements and raw SQL, which bypass the unit
-of work: services that must be audited change objects, not statements.
+ORM bulk ``update()``/``delete()`` statements on these models are stamped and audited too,
+row by row (``core.bulk_statements``). Not audited: raw SQL and Core statements on tables,
+which bypass the ORM: services that must be audited change objects or use ORM statements.
 
 Business actions that are not a plain create, update or delete (a merge, a "forget this
 person", a conversion) are recorded by the service that performs them, with
@@ -113,9 +114,13 @@ def _recorded_keys(cls: type, skip: frozenset[str], excluded: frozenset[str]) ->
     )
 
 
+def recorded_keys(cls: type, skip: frozenset[str]) -> tuple[str, ...]:
+    """The column attributes of ``cls`` an entry records: not ``skip``, not secret."""
+    return _recorded_keys(cls, skip, frozenset(getattr(cls, "__audit_exclude__", ())))
+
+
 def _snapshot(obj: Any, skip: frozenset[str]) -> dict[str, dict[str, Any]]:
-    cls = type(obj)
-    keys = _recorded_keys(cls, skip, frozenset(getattr(cls, "__audit_exclude__", ())))
+    keys = recorded_keys(type(obj), skip)
     values = inspect(obj).dict
     return {key: values.get(key) for key in keys}
 
@@ -167,13 +172,30 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
 
 
 def _row(obj: Any, action: str, changes: dict, user_id: int | None, now: dt.datetime) -> dict:
+    return audit_entry(type(obj), obj, action, changes, user_id, now)
+
+
+def audit_entry(
+    cls: type,
+    record: Any,
+    action: str,
+    changes: dict[str, Any],
+    user_id: int | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """A ``core_audit_log`` row for a record given as an object or as a mapping of its values."""
+    values = record if isinstance(record, Mapping) else None
+
+    def get(key: str) -> Any:
+        return values.get(key) if values is not None else getattr(record, key, None)
+
     return {
-        "table_name": type(obj).__table__.name,
-        "record_id": obj.id,
+        "table_name": cls.__table__.name,
+        "record_id": get("id"),
         "action": action,
         "changes": changes,
         "user_id": user_id,
-        "company_id": getattr(obj, "company_id", None),
+        "company_id": get("company_id"),
         "at": now,
     }
 
@@ -438,3 +460,6 @@ def history_of(session: Session, obj: Any, *, limit: int = 500) -> list[HistoryE
 
 
 init_audit()
+
+# Bulk UPDATE/DELETE statements are audited by a listener built on this module's helpers.
+import core.bulk_statements  # noqa: E402, F401
