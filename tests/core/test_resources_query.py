@@ -49,13 +49,32 @@ def test_the_count_is_only_run_when_the_page_cannot_tell_the_total(client, db, d
         "?limit=5&offset=10": (12, 2, False),  # the last page: 10 + 2
         "?limit=50": (12, 12, False),
         "?limit=5&offset=40": (12, 0, True),  # past the end: how far is the end?
-        "?q=nothing-like-it": (0, 0, False),
     }
     for query, (total, items, counted) in cases.items():
         with count_statements(db.engine) as statements:
             body = client.get(API + query, headers=headers).get_json()
         assert (body["total"], len(body["items"])) == (total, items), query
         assert any("count(" in s.lower() for s in statements) is counted, query
+
+
+def test_a_search_counts_its_matches_in_the_page_statement(client, db, db_session):
+    headers = login(client)
+    _fill(db_session, 12, parts=0)
+    cases = {  # query -> (total, items, separate count statements)
+        "?q=G0&limit=5": (12, 5, 0),  # a full page: the window says how many match
+        "?q=G00&limit=5&offset=5": (10, 5, 0),
+        "?q=G01&limit=5&sort=-name": (2, 2, 0),
+        "?q=nothing-like-it": (0, 0, 0),  # an empty first page: nothing matches
+        "?q=G0&limit=5&offset=40": (12, 0, 1),  # past the end: no row to carry the total
+    }
+    for query, (total, items, counts) in cases.items():
+        with count_statements(db.engine) as statements:
+            body = client.get(API + query, headers=headers).get_json()
+        assert (body["total"], len(body["items"])) == (total, items), query
+        own = [s.lower() for s in statements if "testkit_gadget" in s]
+        assert len([s for s in own if "over ()" not in s and "count(" in s]) == counts, query
+        if items:
+            assert any("count(*) over ()" in s for s in own), query
 
 
 def test_filters_search_and_sort_do_not_add_statements(client, db, db_session):
@@ -68,7 +87,8 @@ def test_filters_search_and_sort_do_not_add_statements(client, db, db_session):
             API + "?limit=5&q=G0&price__gte=1&price__lte=25&sort=-price,name&archived=false",
             headers=headers,
         )
-    assert len(plain) == len(busy)
+    # a search counts in its page statement (see above): one statement fewer, never more
+    assert len(busy) == len(plain) - 1
 
 
 def test_one_record_and_an_export_cost_a_fixed_number_of_statements(client, db, db_session):
