@@ -7,6 +7,7 @@ One ``Base`` (and one ``MetaData``) serves core and every addon. Tables are name
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from sqlalchemy import (
     create_engine,
     event,
     false,
+    text,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -209,6 +211,24 @@ def is_transient(exc: DBAPIError) -> bool:
     if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
         return True
     return "database is locked" in str(exc.orig)
+
+
+def hold_lock(session: Session, name: str) -> None:
+    """Take the lock called ``name`` until the session's transaction ends.
+
+    For "look, then create if missing" work that a unique constraint cannot guard (a match by
+    e-mail, phone or name): two transactions doing it at once would both find nothing and
+    both create. On PostgreSQL this is a transaction-level advisory lock on a 64-bit hash of
+    the name, so the second waits for the first to commit and then sees its row. SQLite needs
+    nothing: it has one writer, and a transaction that read before another one committed
+    cannot write afterwards ("database is locked"), which the callers' retries turn into a
+    second look (``run_in_transaction``, ``core.resources.rest.write``).
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 class Database:

@@ -49,7 +49,7 @@ from addons.contacts.models import (
     stored_phone,
 )
 from core import audit  # importing it installs the listeners that record every change
-from core.db import session_cache, utcnow
+from core.db import hold_lock, session_cache, utcnow
 from core.models import User
 from core.resources.declaration import BusinessError
 from core.tenancy import current_scope
@@ -1589,6 +1589,8 @@ def _find_or_create(
     probe = model(company_id=_company(company_id))
     with session.no_autoflush:
         assign(session, probe, data)  # type: ignore[arg-type]
+        # Two conversions of the same new customer at once must not both create it.
+        hold_lock(session, f"contacts.find_or_create.{kind}.{probe.company_id}")
         found = _the_match(session, probe)
     if found is not None:
         return found, False
