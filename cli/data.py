@@ -9,16 +9,23 @@ without ``--company`` writes the records of every company (the CLI acts as the o
 from __future__ import annotations
 
 import contextlib
+import io
+import random
 import sys
+import time
 from collections.abc import Iterator
 from typing import IO, Any
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from cli.context import CliContext
+from core.db import is_transient
 
 pass_ctx = click.make_pass_decorator(CliContext, ensure=True)
 MAX_SHOWN_ERRORS = 50
+#: Times an import starts again when a concurrent writer made its transaction fail.
+IMPORT_ATTEMPTS = 3
 
 
 def _resource(obj: CliContext, target: str) -> Any:
@@ -120,18 +127,35 @@ def import_command(
         )
         bar.__enter__()
 
+    def on_progress(count: int) -> None:
+        if bar is not None:
+            bar.update(count)
+
+    content = file.read()  # read once: a busy database makes the import start again
     try:
         company = _company(session, company_ref, required=True)
         where = f" in {company.name}" if company is not None else ""
         with _scope(company):
-            try:
-                result = import_csv(
-                    session, resource, file, dry_run=dry_run, skip_errors=skip_errors, update=update,
-                    progress=lambda n: bar.update(n) if bar is not None else None, on_rows=on_rows,
-                )  # fmt: skip
-            finally:
-                if bar is not None:
-                    bar.__exit__(None, None, None)
+            for attempt in range(1, IMPORT_ATTEMPTS + 1):
+                try:
+                    result = import_csv(
+                        session, resource, io.BytesIO(content), dry_run=dry_run,
+                        skip_errors=skip_errors, update=update, on_rows=on_rows,
+                        progress=on_progress,
+                    )  # fmt: skip
+                    break
+                except DBAPIError as exc:
+                    session.rollback()
+                    if not is_transient(exc) or attempt == IMPORT_ATTEMPTS:
+                        raise
+                    click.echo(
+                        "The database is busy with another writer; starting again.", err=True
+                    )
+                    time.sleep(random.uniform(0.1, 0.5) * attempt)
+                finally:
+                    if bar is not None:
+                        bar.__exit__(None, None, None)
+                        bar = None
             if result.failed or dry_run:
                 session.rollback()
             else:

@@ -7,9 +7,10 @@ import sys
 from typing import Any
 
 import click
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
 from core.config import ConfigError
+from core.db import is_transient
 from core.lifecycle import LifecycleError
 from core.manifest import ManifestError
 from core.passwords import WeakPasswordError
@@ -24,6 +25,8 @@ def explain(exc: BaseException) -> str:
     if isinstance(exc, ArgumentError):
         return (f"MOSAIC_DATABASE_URL is not a database URL ({exc}); use e.g. "
                 "sqlite:///instance/mosaic.db or postgresql+psycopg://user@host/dbname")  # fmt: skip
+    if isinstance(exc, DBAPIError) and is_transient(exc):
+        return "the database is busy with another writer; run the command again in a moment."
     if isinstance(exc, OperationalError):
         first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         return f"cannot reach the database: {first}. Check MOSAIC_DATABASE_URL and that the server runs."

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from core.bulk import ANALYZE_AFTER_ROWS, assign_ids, refresh_statistics
+from core.db import is_transient
 from core.resources.declaration import BusinessError, Resource, humanize
 from core.resources.dump import dumper
 from core.resources.query import ListParams, iter_records
@@ -404,7 +405,9 @@ def _create_rows(
             outcomes = list(resource.create_many(session, rows))
             assign_ids(session)
             session.flush()
-    except (BusinessError, IntegrityError, DBAPIError):
+    except (BusinessError, IntegrityError, DBAPIError) as exc:
+        if isinstance(exc, DBAPIError) and is_transient(exc):
+            raise  # a concurrent writer, not this batch: the caller retries the whole import
         outcomes = None
     except Exception as exc:
         if _tenancy_message(exc) is None:
@@ -481,6 +484,8 @@ def _guarded(
         _status, detail, errors = explain_integrity_error(resource, exc)
         result.errors.append(RowError(line, errors or {"_row": [detail]}))
     except DBAPIError as exc:
+        if is_transient(exc):
+            raise  # not this row's fault: see _create_rows
         result.errors.append(
             RowError(line, {"_row": [f"Cannot be stored: {str(exc.orig).splitlines()[0][:200]}"]})
         )
