@@ -16,6 +16,7 @@ from tests.core.identity_world import build_world, models, settle
 
 @pytest.fixture
 def world(db_session):
+    init_bulk_statements()  # as the app does (through core.audit); idempotent
     return build_world(db_session)
 
 
