@@ -169,9 +169,7 @@ def test_statements_may_opt_out_explicitly(db_session, world):
 
 def test_models_outside_the_trail_are_left_alone(db_session, world):
     with _as(db_session, world, "carol"):
-        db_session.execute(
-            update(User).where(User.id == world.users["dave"]).values(name="David")
-        )
+        db_session.execute(update(User).where(User.id == world.users["dave"]).values(name="David"))
     assert not db_session.scalars(
         select(AuditLog).where(AuditLog.table_name == User.__table__.name)
     ).all()
