@@ -20,6 +20,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
+from sqlalchemy import Table
+
 from core.db import Base
 from core.manifest import Manifest, ManifestError, parse_manifest
 
@@ -201,14 +203,18 @@ _loaded: dict[str, frozenset[str]] = {}
 def load_addon(addon: Addon) -> frozenset[str]:
     """Import an addon's models (and hookspecs) once per process; return its table names.
 
-    Callers load addons in dependency order, so the tables that appear while importing an
-    addon's models are that addon's own. Each must be named ``<addon>_<thing>``.
+    The tables are those that appear while the models are imported, and those the models
+    declare (see ``_declared_tables``): the models may have been imported before, by another
+    addon's models or by a test, and then nothing appears. Each must be named
+    ``<addon>_<thing>``.
     """
     if addon.name in _loaded:
         return _loaded[addon.name]
     before = set(Base.metadata.tables)
-    addon.submodule("models")
+    module = addon.submodule("models")
     new_tables = frozenset(set(Base.metadata.tables) - before)
+    if module is not None:
+        new_tables |= _declared_tables(addon, module)
     bad = sorted(t for t in new_tables if not t.startswith(addon.name + "_"))
     if bad:
         raise RegistryError(
@@ -217,6 +223,34 @@ def load_addon(addon: Addon) -> frozenset[str]:
         )
     _loaded[addon.name] = new_tables
     return new_tables
+
+
+def _declared_tables(addon: Addon, module: ModuleType) -> frozenset[str]:
+    """The tables of the classes the addon's package maps, and of its own link tables.
+
+    Found from the mapped classes' modules, so the answer does not depend on when the models
+    were imported. A link table (``secondary``) counts when it carries the addon's prefix: a
+    relationship may also go through another addon's link table.
+    """
+    package = addon.module_name
+
+    def ours(module_name: str) -> bool:
+        return module_name == package or module_name.startswith(package + ".")
+
+    names: set[str] = {v.name for v in vars(module).values() if isinstance(v, Table)}
+    for mapper in Base.registry.mappers:
+        if not ours(mapper.class_.__module__):
+            continue
+        inherited = (
+            mapper.inherits is not None and mapper.local_table is mapper.inherits.local_table
+        )
+        if not inherited:
+            names.add(mapper.local_table.name)
+        for rel in mapper.relationships:
+            secondary = rel.secondary
+            if isinstance(secondary, Table) and secondary.name.startswith(addon.name + "_"):
+                names.add(secondary.name)
+    return frozenset(name for name in names if name in Base.metadata.tables)
 
 
 def addon_tables(name: str) -> frozenset[str]:
