@@ -12,14 +12,16 @@ that lists the likely duplicates with links.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pycountry
 from flask import current_app, has_request_context, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addons.contacts import services
-from addons.contacts.models import ACCOUNT_SIZES, Account, Contact, Tag
+from addons.contacts.models import ACCOUNT_SIZES, Account, Contact, Tag, name_key
 from addons.contacts.schemas import (
     AccountListSchema,
     AccountSchema,
@@ -32,7 +34,16 @@ from addons.contacts.schemas import (
 from addons.contacts.search import phone_terms
 from core.models import User
 from core.problems import Problem
-from core.resources import Action, Child, Column, FormField, Resource, Section, register_resource
+from core.resources import (
+    Action,
+    Child,
+    Column,
+    Filter,
+    FormField,
+    Resource,
+    Section,
+    register_resource,
+)
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 ADDRESS_COLUMNS = (
@@ -114,10 +125,57 @@ def _users(session: Session) -> list[tuple[int, str]]:
     return [(row.id, row.name or row.email) for row in rows]
 
 
+def _read_with(clean: Callable[[str], str | None]) -> Callable[[str], str]:
+    """A service's cleaner as a filter's normaliser: its field message becomes the 400's.
+
+    Filters then read values exactly as the forms store them (``de``, ``DEU`` -> ``DE``).
+    """
+
+    def read(text: str) -> str:
+        try:
+            return clean(text) or ""
+        except services.InvalidData as exc:
+            raise ValueError(next(iter(exc.errors.values()))[0]) from None
+
+    return read
+
+
+def _country_choices() -> list[tuple[str, str]]:
+    """ISO 3166-1 countries as ``("DE", "Germany (DE)")``, in the order of their names."""
+    pairs = [
+        (c.alpha_2, f"{getattr(c, 'common_name', c.name)} ({c.alpha_2})")
+        for c in pycountry.countries
+    ]
+    return sorted(pairs, key=lambda pair: name_key(pair[1]))
+
+
+def _language_label(tag: str) -> str:
+    """``de-CH`` -> "German (Switzerland) (de-CH)"; an unknown code is shown as it is."""
+    base, _, region = tag.partition("-")
+    language = pycountry.languages.get(alpha_2=base)
+    country = pycountry.countries.get(alpha_2=region) if region else None
+    name = getattr(language, "name", tag)
+    if country is not None:
+        name = f"{name} ({getattr(country, 'common_name', country.name)})"
+    return f"{name} ({tag})"
+
+
+def _languages(session: Session) -> list[tuple[str, str]]:
+    """The languages the company's contacts have: what a language filter can find."""
+    tags = session.scalars(
+        select(Contact.language).where(Contact.language.is_not(None)).distinct().limit(500)
+    )
+    return sorted(((tag, _language_label(tag)) for tag in tags), key=lambda pair: pair[1])
+
+
 def _merge_action(kind: str, *, description: str, confirm: str) -> Action:
+    source = FormField(
+        "source_id", f"Duplicate {kind}", widget="record", target=f"contacts.{kind}s",
+        help=f"The {kind} merged away: its number or name.",
+    )  # fmt: skip
     return Action(
         "merge", _merge(kind), schema=MergeSchema, label="Merge a duplicate into this one",
-        description=description, confirm=confirm,
+        description=description, confirm=confirm, form=[source],
     )  # fmt: skip
 
 
@@ -130,6 +188,17 @@ SHARED_FIELDS = (
     "archived",
     FormField("notes", widget="textarea"),
 )
+# Code-like filters: typed in any case, offered as a list on the pages.
+COUNTRY_FILTER = Filter(
+    normalise=_read_with(services.clean_country), choices=_country_choices(), label="Country",
+    help="An ISO 3166-1 code such as DE (any case; alpha-3 such as DEU is read as DE).",
+)  # fmt: skip
+LANGUAGE_FILTER = Filter(
+    normalise=_read_with(services.clean_language), choices=_languages, label="Language",
+    help="A BCP 47 tag such as de or de-CH (any case).",
+)  # fmt: skip
+SIZE_FILTER = Filter(choices=ACCOUNT_SIZES, label="Employees")
+OWNER_FILTER = Filter(choices=_users, label="Owner")  # a select of people, not an id to type
 CONFIRM_SECTION = Section(
     "", [FormField("confirm_duplicate", "Create it even if it looks like a duplicate")]
 )
@@ -147,13 +216,13 @@ contacts = Resource(
     search=["first_name", "last_name", "name_key", "email", "phone", "mobile", "account.name"],
     search_terms=phone_terms(Contact.phone, Contact.mobile),
     filters={
-        "owner_id": "eq",
+        "owner_id": OWNER_FILTER,
         "account_id": "eq",
         "tags.name": "text",
-        "addresses.country": "eq",
+        "addresses.country": COUNTRY_FILTER,
         "account.is_customer": "eq",
         "account.is_vendor": "eq",
-        "language": "eq",
+        "language": LANGUAGE_FILTER,
         "created_at": "range",
     },
     sort=["last_name", "first_name", "email", "created_at", "updated_at", "id"],
@@ -220,13 +289,13 @@ accounts = Resource(
     search=["name", "name_key", "legal_name", "email", "phone", "website"],
     search_terms=phone_terms(Account.phone),
     filters={
-        "owner_id": "eq",
+        "owner_id": OWNER_FILTER,
         "is_customer": "eq",
         "is_vendor": "eq",
         "tags.name": "text",
-        "addresses.country": "eq",
+        "addresses.country": COUNTRY_FILTER,
         "industry": "text",
-        "size": "eq",
+        "size": SIZE_FILTER,
         "parent_id": "eq",
         "created_at": "range",
     },
@@ -243,7 +312,9 @@ accounts = Resource(
                 FormField("website", widget="url"),
                 "industry",
                 FormField("size", "Employees", choices=[(size, size) for size in ACCOUNT_SIZES]),
-                FormField("parent_id", "Parent account", help="The parent account's number (id)."),
+                FormField(
+                    "parent_id", "Parent account", widget="record", target="contacts.accounts"
+                ),
             ],
         ),
         Section("Reach", [FormField("email", widget="email"), FormField("phone", widget="tel")]),

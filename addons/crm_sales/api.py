@@ -208,13 +208,17 @@ leads = Resource(
             form=[
                 FormField(
                     "account_id",
-                    "Existing account (number)",
-                    help="Empty: found through duplicate detection, or created.",
+                    "Existing account",
+                    widget="record",
+                    target="contacts.accounts",
+                    help="Its number or name. Empty: found through duplicate detection, or created.",
                 ),
                 FormField(
                     "contact_id",
-                    "Existing contact (number)",
-                    help="Empty: found through duplicate detection, or created.",
+                    "Existing contact",
+                    widget="record",
+                    target="contacts.contacts",
+                    help="Their number or name. Empty: found through duplicate detection, or created.",
                 ),
                 "opportunity_name",
                 "expected_revenue",
@@ -291,8 +295,8 @@ opportunities = Resource(
         Section(
             "Customer",
             [
-                FormField("account_id", "Account id", help="The account's number (see Accounts)."),
-                FormField("contact_id", "Contact id", help="The contact's number (see Contacts)."),
+                FormField("account_id", "Account", widget="record", target="contacts.accounts"),
+                FormField("contact_id", "Contact", widget="record", target="contacts.contacts"),
             ],
         ),
         Section("Next step", ["next_activity_date", "next_activity_note"]),

@@ -16,6 +16,10 @@ A minimal declaration::
 Filters name a column of the model or, one relation deep, a column of a related record
 (``"parts.label"``, ``"account.is_customer"``); the query-string parameter keeps the dotted
 name (``?parts.label__contains=bolt``). See :mod:`core.resources.query` for what they mean.
+A code-like filter is declared with :class:`Filter` to say how values are read and which
+ones exist: ``"currency": Filter(normalise="upper", choices=["EUR", "USD"])`` accepts
+``?currency=eur``, refuses ``?currency=XYZ`` with a 400, lists the codes in OpenAPI and is a
+``<select>`` on the list page.
 """
 
 from __future__ import annotations
@@ -29,10 +33,15 @@ from typing import Any
 from marshmallow import Schema, fields
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty
+from sqlalchemy.types import TypeDecorator
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 ACTION_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+#: ``"<addon>.<resource>"``: the target of a record picker (``FormField.target``).
+TARGET_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}\.[a-z][a-z0-9-]{0,62}$")
 FILTER_KINDS = ("eq", "range", "text")
+#: Named ways of reading a filter value (``Filter(normalise=...)``), after surrounding spaces go.
+FILTER_NORMALISERS: dict[str, Callable[[str], str]] = {"upper": str.upper, "lower": str.lower}
 #: Words of the query string that are not filters.
 RESERVED_PARAMS = ("limit", "offset", "q", "sort", "format")
 #: Path segments a custom action may not take (they are generated routes).
@@ -69,6 +78,94 @@ class FilterField:
     def many(self) -> bool:
         """Whether the relation is a collection (``any``) rather than one record (``has``)."""
         return self.relationship is not None and bool(self.relationship.uselist)
+
+    @property
+    def python_type(self) -> type:
+        """The Python type values are read as (``str`` when the column type does not say)."""
+        column_type = self.table_column.type
+        if isinstance(column_type, TypeDecorator):
+            column_type = column_type.impl_instance
+        try:
+            return column_type.python_type
+        except NotImplementedError:
+            return str
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A filter declared with more than its kind: how its values are read and which exist.
+
+    Code-like columns (a country, a currency, a size class) hold one stored form ("DE")
+    while people type "de" or " De ". The *value* is brought to the stored form before it is
+    compared, so the condition stays ``country = 'DE'``, which the column's index serves
+    (``lower(country) = 'de'`` would not).
+
+    :param kind: as in a plain declaration: ``"eq"``, ``"range"`` or ``"text"``.
+    :param normalise: how a value is read once its surrounding spaces are gone: ``"upper"``,
+        ``"lower"``, or a callable ``(text) -> stored form`` that raises ``ValueError`` with a
+        message for the user when the text is no such value (a 400 naming the parameter).
+        Text columns only.
+    :param choices: the values offered, each a value or a ``(value, label)`` pair in the
+        stored form. A sequence is the closed list: any other value is a 400, OpenAPI lists
+        them as the parameter's ``enum`` and the list page offers a ``<select>``. A callable
+        ``(session) -> [(value, label)]`` (the values present in the data, say) only feeds
+        the page's ``<select>``; the API then takes any value ``normalise`` accepts.
+        ``"eq"`` filters only.
+    :param label: the filter's label on the list page (default: from its name).
+    :param help: a sentence for the OpenAPI description of its parameters.
+    """
+
+    kind: str = "eq"
+    normalise: str | Callable[[str], str] | None = None
+    choices: Sequence[Any] | Callable[[Any], Sequence[tuple[Any, str]]] | None = None
+    label: str | None = None
+    help: str | None = None
+
+    @cached_property
+    def options(self) -> tuple[tuple[Any, str], ...]:
+        """The declared ``(value, label)`` pairs; empty when choices are computed or absent."""
+        if self.choices is None or callable(self.choices):
+            return ()
+        return tuple(_choice(item) for item in self.choices)
+
+    @cached_property
+    def values(self) -> frozenset[Any] | None:
+        """The only values accepted, or ``None`` when any value of the column's type is."""
+        return frozenset(v for v, _label in self.options) if self.options else None
+
+    @property
+    def reads_values(self) -> bool:
+        """Whether values are stripped and normalised before they are compared."""
+        return self.normalise is not None or self.values is not None
+
+    def normalised(self, text: str) -> str:
+        """``text`` in the stored form; ``ValueError`` (with a message) when it cannot be."""
+        text = text.strip()
+        if not text:
+            raise ValueError("give a value.")
+        if self.normalise is None:
+            return text
+        read = (
+            FILTER_NORMALISERS[self.normalise]
+            if isinstance(self.normalise, str)
+            else self.normalise
+        )
+        return read(text)
+
+    def choice_list(self, session: Any) -> list[tuple[Any, str]]:
+        """The ``(value, label)`` pairs a page offers: declared, or computed with ``session``."""
+        if callable(self.choices):
+            return [_choice(item) for item in self.choices(session)]
+        return list(self.options)
+
+
+def _choice(item: Any) -> tuple[Any, str]:
+    """A declared choice as ``(value, label)``: a bare value is its own label."""
+    if isinstance(item, tuple):
+        if len(item) != 2 or not isinstance(item[1], str):
+            raise ResourceError(f"choice {item!r} must be a value or a (value, label) pair")
+        return item[0], item[1]
+    return item, str(item)
 
 
 @dataclass(frozen=True)
@@ -134,9 +231,17 @@ class FormField:
     """A field of the edit form; the type of input is inferred from the schema and model.
 
     ``widget`` overrides it: ``text``, ``textarea``, ``number``, ``checkbox``, ``select``,
-    ``date``, ``datetime``, ``email``, ``tel``, ``url``, ``password``. ``choices`` gives the
-    options of a select: a list of ``(value, label)`` or a callable ``(session) -> list`` (for a
-    foreign key, say).
+    ``date``, ``datetime``, ``email``, ``tel``, ``url``, ``password``, ``record``. ``choices``
+    gives the options of a select: a list of ``(value, label)`` or a callable
+    ``(session) -> list`` (for a foreign key to a short list, say).
+
+    ``widget="record"`` picks one record of a large set: ``target`` names the resource as
+    ``"<addon>.<resource>"`` (``"contacts.accounts"``). The page shows a text input where the
+    user types the record's number or part of its name; the server resolves it with the
+    target's own search, permission and company scoping before the handler runs (see
+    :mod:`core.resources.picker`). The schema field stays an integer id: the REST API does
+    not change. The target must belong to the same addon or to one it depends on; that is
+    checked when the app is built.
     """
 
     name: str
@@ -144,10 +249,32 @@ class FormField:
     widget: str | None = None
     help: str | None = None
     choices: Choices | None = None
+    #: ``"<addon>.<resource>"`` whose record a ``widget="record"`` field picks.
+    target: str | None = None
+
+    def __post_init__(self) -> None:
+        """A picker without a target (or a target without a picker) is a typo: say so now."""
+        where = f"form field '{self.name}'"
+        if self.widget == "record":
+            if not isinstance(self.target, str) or not TARGET_RE.match(self.target):
+                raise ResourceError(
+                    f"{where}: widget 'record' needs target='<addon>.<resource>' "
+                    f"(e.g. 'contacts.accounts'), not {self.target!r}"
+                )
+            if self.choices is not None:
+                raise ResourceError(
+                    f"{where}: widget 'record' finds its records itself; drop 'choices'"
+                )
+        elif self.target is not None:
+            raise ResourceError(f"{where}: 'target' is only for widget='record'")
 
     @property
     def title(self) -> str:
         return self.label or humanize(self.name)
+
+    @property
+    def picks_record(self) -> bool:
+        return self.widget == "record"
 
 
 @dataclass(frozen=True)
@@ -231,7 +358,8 @@ class Resource:
     :param filters: ``{field: kind}``, kind ``"eq"`` (``f=v``, ``f__in=a,b``), ``"range"``
         (also ``f__gte``/``f__lte``: numbers and dates) or ``"text"`` (also ``f__contains``).
         ``field`` is a column of the model or ``relation.column`` one relation deep
-        (``"tags.name"``): a record matches when a related record does.
+        (``"tags.name"``): a record matches when a related record does. A :class:`Filter`
+        instead of the kind also says how values are normalised and which values exist.
     :param sort: fields the list may be sorted on (``sort=-price,name``).
     :param default_sort: the order when none is asked for.
     :param columns: list page columns (default: the first sortable fields).
@@ -260,7 +388,7 @@ class Resource:
     list_schema: type[Schema] | None = None
     search: Sequence[str] = ()
     search_terms: Callable[[str], Iterable[SearchTerm]] | None = None
-    filters: Mapping[str, str] = field(default_factory=dict)
+    filters: Mapping[str, str | Filter] = field(default_factory=dict)
     sort: Sequence[str] = ()
     default_sort: str = "-id"
     columns: Sequence[str | Column] = ()
@@ -313,12 +441,21 @@ class Resource:
         return self.mapper.version_id_col is not None
 
     @cached_property
-    def all_filters(self) -> dict[str, str]:
-        """Declared filters, plus ``archived`` for archivable models."""
-        out = dict(self.filters)
+    def filter_specs(self) -> dict[str, Filter]:
+        """Every filter as a :class:`Filter` (a bare kind is ``Filter(kind)``), plus
+        ``archived`` for archivable models."""
+        out = {
+            name: spec if isinstance(spec, Filter) else Filter(spec)
+            for name, spec in self.filters.items()
+        }
         if self.has_archive:
-            out.setdefault("archived", "eq")
+            out.setdefault("archived", Filter("eq"))
         return out
+
+    @cached_property
+    def all_filters(self) -> dict[str, str]:
+        """The kind of every filter of :attr:`filter_specs`."""
+        return {name: spec.kind for name, spec in self.filter_specs.items()}
 
     @cached_property
     def filter_fields(self) -> dict[str, FilterField]:
@@ -401,12 +538,19 @@ class Resource:
             raise ResourceError(f"{where}: permission must look like '<addon>.<resource>'")
         if "id" not in self.mapper.columns:
             raise ResourceError(f"{where}: the model needs an integer 'id' primary key")
-        for name, kind in self.all_filters.items():
-            if kind not in FILTER_KINDS:
+        for name, spec in self.filters.items():
+            if not isinstance(spec, str | Filter):
                 raise ResourceError(
-                    f"{where}: filter '{name}' has kind '{kind}'; use one of {FILTER_KINDS}"
+                    f"{where}: filter '{name}' must be a kind ({', '.join(FILTER_KINDS)}) or a "
+                    f"Filter, not {spec!r}"
                 )
-        self.filter_fields  # noqa: B018 - resolves (and so checks) every filter now
+        for name, spec in self.filter_specs.items():
+            if spec.kind not in FILTER_KINDS:
+                raise ResourceError(
+                    f"{where}: filter '{name}' has kind '{spec.kind}'; use one of {FILTER_KINDS}"
+                )
+        for name, target in self.filter_fields.items():  # resolving them checks the fields
+            self._check_filter_spec(name, self.filter_specs[name], target)
         for name in self.sort_fields:
             self._column(name, "sort")
         for item in self.default_sort.split(","):
@@ -423,6 +567,7 @@ class Resource:
                 raise ResourceError(
                     f"{where}: form field '{f.name}' is not a field of {self.schema.__name__}"
                 )
+            _check_picker(where, f, schema_fields[f.name])
         for child in self.children:
             rel = self.mapper.relationships.get(child.name)
             if rel is None or not rel.uselist:
@@ -440,6 +585,8 @@ class Resource:
                     raise ResourceError(
                         f"{where}: child column '{child.name}.{cname}' is not in {child.schema.__name__}"
                     )
+                if isinstance(c, FormField):
+                    _check_picker(f"{where}, child '{child.name}'", c, child_fields[cname])
         for name in self.eager:
             self._path(name, "eager", relationship=True)
         seen: set[str] = set()
@@ -461,6 +608,8 @@ class Resource:
                         f"{where}: form field '{name}' of action '{action.name}' is not an input "
                         "field of its schema"
                     )
+                if isinstance(item, FormField):
+                    _check_picker(f"{where}, action '{action.name}'", item, action_fields[name])
         for op in self.operations:
             if op not in ("create", "update", "delete", "import"):
                 raise ResourceError(f"{where}: unknown operation '{op}'")
@@ -488,6 +637,69 @@ class Resource:
                 f"resource '{self.name}': filters field '{name}' is a secret column; it cannot be filtered"
             )
         return found
+
+    def _check_filter_spec(self, name: str, spec: Filter, target: FilterField) -> None:
+        """A :class:`Filter`'s normaliser and choices fit its kind and its column."""
+        where = f"resource '{self.name}': filter '{name}'"
+        python_type = target.python_type
+        if spec.normalise is not None:
+            if isinstance(spec.normalise, str):
+                if spec.normalise not in FILTER_NORMALISERS:
+                    known = ", ".join(FILTER_NORMALISERS)
+                    raise ResourceError(
+                        f"{where}: normalise '{spec.normalise}' is unknown; use {known} or a callable"
+                    )
+            elif not callable(spec.normalise):
+                raise ResourceError(f"{where}: normalise must be a name or a callable")
+            if python_type is not str:
+                raise ResourceError(
+                    f"{where}: normalise applies to text columns, not {python_type.__name__}"
+                )
+        if spec.choices is not None and spec.kind != "eq":
+            raise ResourceError(f"{where}: choices need kind 'eq', not '{spec.kind}'")
+        if spec.choices is None or callable(spec.choices):
+            return  # computed choices are only known per request
+        if isinstance(spec.choices, str | bytes) or not isinstance(spec.choices, Sequence):
+            raise ResourceError(f"{where}: choices must be a list or a callable (session) -> list")
+        try:
+            options = spec.options
+        except ResourceError as exc:
+            raise ResourceError(f"{where}: {exc}") from None
+        if not options:
+            raise ResourceError(f"{where}: choices are empty")
+        self._check_choice_values(where, spec, target, [v for v, _label in options])
+
+    @staticmethod
+    def _check_choice_values(
+        where: str, spec: Filter, target: FilterField, values: list[Any]
+    ) -> None:
+        """Choices are of the column's type, fit it, are stored forms and are not repeated."""
+        python_type = target.python_type
+        length = getattr(target.table_column.type, "length", None)
+        seen: set[Any] = set()
+        for value in values:
+            if not isinstance(value, python_type) or (
+                python_type is int and isinstance(value, bool)
+            ):
+                raise ResourceError(
+                    f"{where}: choice {value!r} is not a {python_type.__name__} like its column"
+                )
+            if isinstance(value, str):
+                if length is not None and len(value) > length:
+                    raise ResourceError(
+                        f"{where}: choice {value!r} is longer than the column ({length})"
+                    )
+                try:
+                    stored = spec.normalised(value)
+                except ValueError as exc:
+                    raise ResourceError(f"{where}: choice {value!r} is refused: {exc}") from None
+                if stored != value:
+                    raise ResourceError(
+                        f"{where}: choice {value!r} is not in the stored form {stored!r}"
+                    )
+            if value in seen:
+                raise ResourceError(f"{where}: choice {value!r} is given twice")
+            seen.add(value)
 
     def _filter_target(self, name: str) -> FilterField:
         if "." not in name:
@@ -533,6 +745,15 @@ class Resource:
                 f"resource '{self.name}': search '{path}': at most one relation deep"
             )
         self._path(path, "search")
+
+
+def _check_picker(where: str, spec: FormField, schema_field: fields.Field) -> None:
+    """A record picker submits an id: its schema field must be an integer (the API's id)."""
+    if spec.picks_record and not isinstance(schema_field, fields.Integer):
+        raise ResourceError(
+            f"{where}: form field '{spec.name}' has widget 'record' but its schema field is a "
+            f"{type(schema_field).__name__}, not an Integer id"
+        )
 
 
 def _form_field(item: str | FormField) -> FormField:

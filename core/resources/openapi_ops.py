@@ -11,7 +11,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.types import TypeDecorator
 from werkzeug.routing import Rule
 
-from core.resources.declaration import Action, Resource
+from core.resources.declaration import Action, Filter, Resource
 from core.resources.openapi import _problem_response, decimal_minimum, python_type_schema
 from core.resources.query import (
     DEFAULT_LIMIT,
@@ -232,7 +232,7 @@ def list_parameters(resource: Resource) -> list[dict[str, Any]]:
     if resource.search:
         params.insert(2, {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200, "pattern": TEXT_PATTERN},
                           "description": _search_description(resource)})  # fmt: skip
-    for name in resource.all_filters:
+    for name, spec in resource.filter_specs.items():
         py = column_python_type(resource, name)
         base = _filter_schema(resource, name, py)
         for op in filter_operators(resource, name):
@@ -257,6 +257,8 @@ def list_parameters(resource: Resource) -> list[dict[str, Any]]:
                 )
             else:
                 schema, text = {"type": "boolean"}, f"{name} is empty (true) or set (false)."
+            if op in ("", "in"):
+                text += _values_note(spec)
             params.append(
                 {
                     "name": name if not op else f"{name}__{op}",
@@ -266,6 +268,20 @@ def list_parameters(resource: Resource) -> list[dict[str, Any]]:
                 }
             )
     return params
+
+
+def _values_note(spec: Filter) -> str:
+    """How a declared filter reads its values (empty for a plain one)."""
+    parts = []
+    if spec.normalise in ("upper", "lower"):
+        parts.append(f"Read in {spec.normalise} case; the case typed does not matter.")
+    elif spec.normalise is not None:
+        parts.append("Read in its stored form (the case typed does not matter).")
+    if spec.values is not None:
+        parts.append("Only the values listed are accepted; any other is a 400.")
+    if spec.help:
+        parts.append(spec.help)
+    return "".join(" " + p for p in parts)
 
 
 def _related_note(resource: Resource, name: str) -> str:
@@ -287,6 +303,10 @@ def _filter_schema(resource: Resource, name: str, py: type) -> dict[str, Any]:
 
     if isinstance(py, type) and issubclass(py, enum.Enum):
         return {"type": "string", "enum": [str(m.value) for m in py]}
+    spec = resource.filter_specs[name]
+    if spec.values is not None:  # the declared choices, in the stored form
+        values = [v.value if isinstance(v, enum.Enum) else v for v, _label in spec.options]
+        return {**python_type_schema(py), "enum": values}
     schema = python_type_schema(py)
     column_type = filter_column_type(resource, name)
     if isinstance(column_type, TypeDecorator):

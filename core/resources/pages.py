@@ -37,8 +37,8 @@ from werkzeug.datastructures import MultiDict
 
 from core.access import current_user, has_permission, permission_required
 from core.problems import Problem
-from core.resources import csv_io
-from core.resources.declaration import Action, Child, FormField, Resource, humanize
+from core.resources import csv_io, picker
+from core.resources.declaration import Action, Child, Filter, FormField, Resource, humanize
 from core.resources.query import (
     MAX_LIMIT,
     QueryError,
@@ -125,6 +125,10 @@ class Widget:
     help: str | None = None
     options: list[tuple[str, str]] = field(default_factory=list)
     attrs: dict[str, str] = field(default_factory=dict)
+    #: A record picker's resolved id (kept in a hidden input beside the text).
+    record_id: str = ""
+    #: A record picker's candidates after an ambiguous entry: ``{"id", "title", "url"}``.
+    matches: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -172,6 +176,9 @@ def make_widget(
         name=name, label=spec.title, kind=kind, required=f.required, help=spec.help,
         errors=[str(e) for e in errors] if isinstance(errors, list) else ([str(errors)] if errors else []),
     )  # fmt: skip
+    if kind == "record":
+        _dress_picker(w, spec, value)
+        return w
     if kind in ("select",):
         options = _choices(spec, f) or []
         if isinstance(f, fields.Boolean):
@@ -191,6 +198,17 @@ def make_widget(
         w.attrs["maxlength"] = str(length)
     w.value = form_value(kind, value)
     return w
+
+
+def _dress_picker(w: Widget, spec: FormField, value: Any) -> None:
+    """A record picker: the record's title in a text input, its id kept beside it."""
+    state, lookup, record_url = picker.widget_state(spec, value)
+    w.value = state.text
+    w.record_id = "" if state.record_id is None else str(state.record_id)
+    w.matches = [{"id": m.id, "title": m.title, "url": record_url(m.id)} for m in state.matches]
+    w.attrs.update({"autocomplete": "off", "spellcheck": "false", "placeholder": "Number or name"})
+    if lookup:
+        w.attrs["data-lookup"] = lookup
 
 
 def form_value(kind: str, value: Any) -> Any:
@@ -217,14 +235,27 @@ def form_to_payload(
     schema_fields: dict[str, fields.Field],
     form: MultiDict,
     prefix: str = "",
+    picked: dict[str, picker.Picked] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Submitted form values -> a JSON-like document for the schema, and page-level errors."""
+    """Submitted form values -> a JSON-like document for the schema, and page-level errors.
+
+    Record pickers are resolved here, before any handler runs; what they resolved to is put
+    in ``picked`` (by field name) so that the form shows the record's title again.
+    """
     payload: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for spec in specs:
         f = schema_fields[spec.name]
         key = f.data_key or spec.name
         raw = form.get(prefix + spec.name)
+        if spec.picks_record:
+            found = picker.resolve_field(spec, form, prefix)
+            if picked is not None:
+                picked[spec.name] = found
+            if found.error:
+                errors[spec.name] = [found.error]
+                continue
+            raw = "" if found.record_id is None else str(found.record_id)
         kind = spec.widget or ("checkbox" if isinstance(f, fields.Boolean) else None)
         if kind == "checkbox":
             payload[key] = raw is not None
@@ -379,12 +410,15 @@ class ResourceUI:
     def read_form(self, form: MultiDict) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """(payload for the schema, values to show again, page-level errors) from a posted form."""
         schema_fields = self.resource.schema_instance.fields
-        payload, errors = form_to_payload(self.resource.form_fields, schema_fields, form)
+        picked: dict[str, picker.Picked] = {}
+        payload, errors = form_to_payload(
+            self.resource.form_fields, schema_fields, form, picked=picked
+        )
         shown: dict[str, Any] = {}
         for spec in self.resource.form_fields:
             f = schema_fields[spec.name]
             shown[f.data_key or spec.name] = (
-                form.get(spec.name)
+                picked.get(spec.name, form.get(spec.name))
                 if not isinstance(f, fields.Boolean) or spec.widget == "select"
                 else spec.name in form
             )
@@ -413,7 +447,11 @@ class ResourceUI:
                 shown_lines.append(shown_row)
                 if removed:
                     continue
-                row, row_errors = form_to_payload(specs, schema.fields, form, prefix=p)
+                row_picked: dict[str, picker.Picked] = {}
+                row, row_errors = form_to_payload(
+                    specs, schema.fields, form, prefix=p, picked=row_picked
+                )
+                shown_row.update(row_picked)
                 if raw_id:
                     row["id"] = raw_id
                 if row_errors:
@@ -679,6 +717,7 @@ def register_pages(bp: Blueprint, resource: Resource) -> None:
     base_rules = [
         ("/", "index", index, ["GET"]),
         ("/export.csv", "export", export, ["GET"]),
+        ("/lookup", "lookup", picker.lookup_view(resource), ["GET"]),
         (f"/{ID}", "view", view, ["GET", "POST"]),
     ]
     if resource.can("create"):
@@ -689,6 +728,7 @@ def register_pages(bp: Blueprint, resource: Resource) -> None:
         base_rules.append((f"/{ID}/delete", "delete", delete, ["GET", "POST"]))
     for rule, name, view_func, methods in base_rules:
         bp.add_url_rule(base + rule, f"{ep}_{name}", view_func, methods=methods)
+    picker.register_pickers(bp, resource)
     for action in resource.actions:
         bp.add_url_rule(
             f"{base}/{ID}/{action.name}", f"{ep}_action_{action.name.replace('-', '_')}",
@@ -717,10 +757,13 @@ def _action_page(resource: Resource, action: Action, ui: Any, crumbs: Any) -> An
         errors: dict[str, Any] = {}
         status = 200
         if request.method == "POST":
+            picked: dict[str, picker.Picked] = {}
             payload, errors = (
-                form_to_payload(specs, schema.fields, request.form) if schema else ({}, {})
+                form_to_payload(specs, schema.fields, request.form, picked=picked)
+                if schema
+                else ({}, {})
             )
-            values = {s.name: request.form.get(s.name) for s in specs}
+            values = {s.name: picked.get(s.name, request.form.get(s.name)) for s in specs}
             if not errors:
                 try:
 
@@ -872,10 +915,13 @@ def filter_label(name: str) -> str:
 def _filter_controls(resource: Resource, args: MultiDict) -> list[dict[str, Any]]:
     """Inputs of the filter bar: one control per operator the page offers."""
     controls = []
-    for name in resource.all_filters:
-        label = filter_label(name)
+    for name, spec in resource.filter_specs.items():
+        label = spec.label or filter_label(name)
         py = column_python_type(resource, name)
         ops = filter_operators(resource, name)
+        if spec.choices is not None:
+            controls.append(_choice_control(spec, name, label, args.get(name, "")))
+            continue
         if name == "archived":
             current = "all" if args.get("archived__in") else args.get("archived", "")
             controls.append(
@@ -919,6 +965,25 @@ def _filter_controls(resource: Resource, args: MultiDict) -> list[dict[str, Any]
                 }
             )
     return controls
+
+
+def _choice_control(spec: Filter, name: str, label: str, current: str) -> dict[str, Any]:
+    """A ``<select>`` of the filter's choices with an empty "Any" first.
+
+    The current value is matched in its stored form (``?addresses.country=de`` selects
+    "DE"); a value the computed choices no longer hold is kept as an option so that the
+    page still shows what it filters on.
+    """
+    options = [(str(v), str(text)) for v, text in spec.choice_list(session())]
+    value = current
+    if current and spec.reads_values:
+        try:
+            value = spec.normalised(current)
+        except ValueError:
+            value = current
+    if value and value not in {v for v, _text in options}:
+        options.append((value, value))
+    return {"kind": "select", "name": name, "label": label, "value": value, "options": options}
 
 
 __all__ = ["MAX_LIMIT", "ResourceUI", "display", "register_pages"]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from addons.contacts import services
-from addons.contacts.models import Contact
+from addons.contacts.models import Account, Contact
 from core.models import Company
 from tests.addons.contacts.test_api import PASSWORD, user_with
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
@@ -119,3 +119,22 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, world):
     ):
         response = client.get(url)
         assert response.status_code in (302, 303) and "/login" in response.headers["Location"]
+
+
+def test_an_account_form_picks_its_parent_by_name(client, world, db_session):
+    web_login(client)
+    form = client.get("/contacts/accounts/new").get_data(as_text=True)
+    assert 'data-lookup="/contacts/accounts/lookup"' in form
+    response = client.post(
+        "/contacts/accounts/new",
+        data={"csrf_token": csrf(form), "name": "Acme Logistics", "parent_id": "acme gmbh"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:1500]
+    child = db_session.scalar(select(Account).where(Account.name == "Acme Logistics"))
+    assert child.parent_id == world["acme"]
+    unknown = client.post(
+        "/contacts/accounts/new",
+        data={"csrf_token": csrf(form), "name": "Orphan Ltd", "parent_id": "no such firm"},
+    )
+    assert unknown.status_code == 422
+    assert db_session.scalar(select(Account).where(Account.name == "Orphan Ltd")) is None

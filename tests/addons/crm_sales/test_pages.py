@@ -284,3 +284,44 @@ def test_pipeline_and_report_filter_by_owner(web, deals, db_session):
         assert f'<option value="{admin_id}"' in html
         chosen = page(web, f"{url}?owner_id={admin_id}")
         assert f'<option value="{admin_id}" selected>' in chosen
+
+
+def test_the_opportunity_form_picks_its_account_and_contact_by_name(web, db_session, company_id):
+    """Resource forms (not only actions) resolve record pickers: by name, or ask which one."""
+    from addons.contacts import services as contacts
+
+    firm = contacts.create_account(
+        db_session, {"name": "Picker Widgets GmbH"}, company_id=company_id
+    )
+    person = contacts.create_contact(
+        db_session, {"first_name": "Pia", "last_name": "Pickwick", "account_id": firm.id},
+        company_id=company_id,
+    )  # fmt: skip
+    twin = contacts.create_account(db_session, {"name": "Picker Gadgets AG"}, company_id=company_id)
+    db_session.commit()
+    form = page(web, "/sales/opportunities/new")
+    assert 'data-lookup="/contacts/accounts/lookup"' in form
+    data = {
+        "csrf_token": csrf_of(form),
+        "name": "Picked deal",
+        "expected_revenue": "10",
+        "currency": "EUR",
+    }
+    ambiguous = web.post("/sales/opportunities/new", data={**data, "account_id": "picker"})
+    html = ambiguous.get_data(as_text=True)
+    assert (
+        ambiguous.status_code == 422
+        and "Picker Widgets GmbH" in html
+        and "Picker Gadgets AG" in html
+    )
+    assert db_session.scalar(select(Opportunity).where(Opportunity.name == "Picked deal")) is None
+    response = web.post(
+        "/sales/opportunities/new",
+        data={**data, "account_id": "picker widgets", "contact_id": "pickwick"},
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 302, body[body.find("error-summary") :][:1500]
+    deal = db_session.scalar(select(Opportunity).where(Opportunity.name == "Picked deal"))
+    assert (deal.account_id, deal.contact_id) == (firm.id, person.id)
+    edit = page(web, f"/sales/opportunities/{deal.id}")  # the record page is its form
+    assert 'value="Picker Widgets GmbH"' in edit and twin.name not in edit
