@@ -99,6 +99,14 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.email)))
 
 
+def user_choices(session: Session) -> list[tuple[int, str]]:
+    """``(id, name)`` of the active users, by name: the options of an owner select or filter."""
+    rows = session.execute(
+        select(User.id, User.name, User.email).where(User.active.is_(True)).order_by(User.name)
+    )
+    return [(row.id, row.name or row.email) for row in rows]
+
+
 def set_password(session: Session, user: User, password: str) -> None:
     """Change the password and revoke everything issued before: tokens, API tokens, locks."""
     check_strength(password, email=user.email)

@@ -32,7 +32,7 @@ from addons.contacts.schemas import (
     TagSchema,
 )
 from addons.contacts.search import phone_terms
-from core.models import User
+from core.identity import user_choices
 from core.problems import Problem
 from core.resources import (
     Action,
@@ -118,13 +118,6 @@ def _forget(session: Session, contact: Contact) -> Contact:
     return services.forget_contact(session, contact, pm=_plugin_manager())
 
 
-def _users(session: Session) -> list[tuple[int, str]]:
-    rows = session.execute(
-        select(User.id, User.name, User.email).where(User.active.is_(True)).order_by(User.name)
-    )
-    return [(row.id, row.name or row.email) for row in rows]
-
-
 def _read_with(clean: Callable[[str], str | None]) -> Callable[[str], str]:
     """A service's cleaner as a filter's normaliser: its field message becomes the 400's.
 
@@ -183,7 +176,7 @@ def _merge_action(kind: str, *, description: str, confirm: str) -> Action:
 
 # What the contact and the account forms share.
 SHARED_FIELDS = (
-    FormField("owner_id", "Owner", widget="select", choices=_users),
+    FormField("owner_id", "Owner", widget="select", choices=user_choices),
     FormField("tags", help="Names separated by ';'. New names become new tags."),
     "archived",
     FormField("notes", widget="textarea"),
@@ -198,7 +191,7 @@ LANGUAGE_FILTER = Filter(
     help="A BCP 47 tag such as de or de-CH (any case).",
 )  # fmt: skip
 SIZE_FILTER = Filter(choices=ACCOUNT_SIZES, label="Employees")
-OWNER_FILTER = Filter(choices=_users, label="Owner")  # a select of people, not an id to type
+OWNER_FILTER = Filter(choices=user_choices, label="Owner")  # a select of people, not an id to type
 CONFIRM_SECTION = Section(
     "", [FormField("confirm_duplicate", "Create it even if it looks like a duplicate")]
 )

@@ -28,17 +28,24 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 from marshmallow import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addons.crm_sales import schemas, services
-from addons.crm_sales.models import Lead, Opportunity, SalesPipelineStage
+from addons.crm_sales.models import (
+    LEAD_SOURCES,
+    LEAD_STATUSES,
+    OPPORTUNITY_STATUSES,
+    Lead,
+    Opportunity,
+    SalesPipelineStage,
+)
 from core.access import current_company_id, has_permission, permission_required
-from core.models import User
+from core.identity import user_choices
 from core.problems import Problem
 from core.resources import (
     Action,
     Column,
+    Filter,
     FormField,
     Resource,
     Section,
@@ -122,13 +129,6 @@ def _create_stage(session: Session, data: dict[str, Any]) -> SalesPipelineStage:
     return services.create_stage(session, data)
 
 
-def users(session: Session) -> list[tuple[int, str]]:
-    rows = session.execute(
-        select(User.id, User.name, User.email).where(User.active.is_(True)).order_by(User.name)
-    )
-    return [(row.id, row.name or row.email) for row in rows]
-
-
 def stage_choices(session: Session) -> list[tuple[int, str]]:
     """The current company's stages (all of them: a closed opportunity shows its own)."""
     company_id = current_company_id()
@@ -138,6 +138,8 @@ def stage_choices(session: Session) -> list[tuple[int, str]]:
 
 
 # --------------------------------------------------------------------------- declarations
+
+OWNER_FILTER = Filter(choices=user_choices, label="Owner")  # a select of people, not an id
 
 leads = Resource(
     name="leads",
@@ -149,9 +151,9 @@ leads = Resource(
     title_field="title",
     search=["title", "contact_name", "email", "company_name"],
     filters={
-        "status": "eq",
-        "source": "eq",
-        "owner_id": "eq",
+        "status": Filter(normalise="lower", choices=LEAD_STATUSES, label="Status"),
+        "source": Filter(normalise="lower", choices=LEAD_SOURCES, label="Source"),
+        "owner_id": OWNER_FILTER,
         "account_id": "eq",
         "created_at": "range",
     },
@@ -169,7 +171,11 @@ leads = Resource(
     form=[
         Section(
             "Lead",
-            ["title", "source", FormField("owner_id", "Owner", widget="select", choices=users)],
+            [
+                "title",
+                "source",
+                FormField("owner_id", "Owner", widget="select", choices=user_choices),
+            ],
         ),
         Section(
             "Who",
@@ -224,7 +230,7 @@ leads = Resource(
                 "expected_revenue",
                 "currency",
                 "expected_close_date",
-                FormField("owner_id", "Owner", widget="select", choices=users),
+                FormField("owner_id", "Owner", widget="select", choices=user_choices),
             ],
             label="Convert to opportunity",
             description="Find the customer (or create the account and contact) through the "
@@ -247,12 +253,12 @@ opportunities = Resource(
     description="Deals in the pipeline. Moves are recorded; won and lost are actions.",
     search=["name", "account.name"],
     filters={
-        "status": "eq",
-        "stage_id": "eq",
-        "owner_id": "eq",
+        "status": Filter(normalise="lower", choices=OPPORTUNITY_STATUSES, label="Status"),
+        "stage_id": Filter(choices=stage_choices, label="Stage"),
+        "owner_id": OWNER_FILTER,
         "account_id": "eq",
         "contact_id": "eq",
-        "currency": "eq",
+        "currency": Filter(normalise="upper", help="An ISO 4217 code such as EUR (any case)."),
         "expected_close_date": "range",
         "expected_revenue": "range",
         "created_at": "range",
@@ -289,7 +295,7 @@ opportunities = Resource(
                 "currency",
                 FormField("probability", help="Leave empty to follow the stage's probability."),
                 "expected_close_date",
-                FormField("owner_id", "Owner", widget="select", choices=users),
+                FormField("owner_id", "Owner", widget="select", choices=user_choices),
             ],
         ),
         Section(

@@ -35,6 +35,7 @@ from addons.crm_sales import services
 from addons.crm_sales.models import Opportunity, SalesPipelineStage
 from core.access import current_company_id, has_permission, permission_required
 from core.db import utcnow
+from core.identity import user_choices
 from core.problems import Problem
 from core.resources.pages import display
 from core.resources.rest import translated_errors
@@ -76,7 +77,7 @@ def pipeline() -> Any:
     context = board_context(owner_id)
     return render_template(
         "crm_sales/pipeline.html",
-        owners=sales_api.users(_session()),
+        owners=user_choices(_session()),
         breadcrumbs=[("Home", "/"), ("Pipeline", None)],
         **context,
     )
@@ -250,7 +251,7 @@ def report_page() -> Any:
         "crm_sales/report.html",
         report=report,
         chart=forecast_chart(report),
-        owners=sales_api.users(_session()),
+        owners=user_choices(_session()),
         owner_id=_int_arg("owner_id"),
         breadcrumbs=[("Home", "/"), ("Sales report", None)],
     )

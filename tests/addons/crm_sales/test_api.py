@@ -444,3 +444,29 @@ def test_csv_import_goes_through_the_services_and_export_lists_the_leads(client,
     assert exported.mimetype == "text/csv"
     text = exported.get_data(as_text=True)
     assert "Imported one" in text and "ann@bee.example" in text and "Bad one" not in text
+
+
+def test_status_source_and_currency_filters_read_values_as_typed(client, admin):
+    new_lead(client, admin, title="By phone", source="phone")
+    assert [
+        i["title"] for i in call(client, "GET", LEADS + "?source=%20Phone%20", admin)["items"]
+    ] == ["By phone"]
+    refused = call(client, "GET", LEADS + "?status=maybe", admin, status=400)
+    assert refused["errors"] == {"status": [refused["errors"]["status"][0]]}
+    assert set(refused["allowed_values"]) == {"new", "qualified", "disqualified", "converted"}
+    deal = call(
+        client,
+        "POST",
+        OPPS,
+        admin,
+        {"name": "Typed", "expected_revenue": "5", "currency": "CHF"},
+        201,
+    )
+    call(client, "POST", f"{OPPS}{deal['id']}/won", admin)
+    assert [
+        i["name"] for i in call(client, "GET", OPPS + "?status=WON&currency=chf", admin)["items"]
+    ] == ["Typed"]
+    assert call(client, "GET", OPPS + "?status__in=open,Lost&currency=chf", admin)["total"] == 0
+    spec = call(client, "GET", "/api/v1/openapi.json", admin)
+    params = {p["name"]: p for p in spec["paths"][LEADS.rstrip("/") + "/"]["get"]["parameters"]}
+    assert params["status"]["schema"]["enum"] == ["new", "qualified", "disqualified", "converted"]
