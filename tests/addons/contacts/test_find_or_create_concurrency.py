@@ -14,25 +14,20 @@ from sqlalchemy import func, select
 
 from addons.contacts import services
 from addons.contacts.models import Account
-from core.bootstrap import initialise
-from core.db import Database
 from core.lifecycle import Lifecycle
 from core.models import Company
 from core.tenancy import company_scope
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PG_URL
+from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def contacts_database(database_factory, registry):
+def contacts_database(empty_database, registry):
     if not PG_URL:
         pytest.skip("advisory locks under concurrency are tested on PostgreSQL")
-    database = Database(database_factory.new_url())
-    initialise(database, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
-    Lifecycle(database, registry).install(["contacts"])
-    yield database
-    database.dispose()
+    Lifecycle(empty_database, registry).install(["contacts"])
+    return empty_database
 
 
 def test_the_second_caller_waits_and_finds_what_the_first_created(contacts_database):

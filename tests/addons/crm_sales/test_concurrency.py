@@ -13,24 +13,19 @@ from sqlalchemy import func, select
 
 from addons.crm_sales import services
 from addons.crm_sales.models import Lead, Opportunity
-from core.bootstrap import initialise
-from core.db import Database
 from core.lifecycle import Lifecycle
 from core.models import Company
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PG_URL
+from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def sales_database(database_factory, registry):
+def sales_database(empty_database, registry):
     if not PG_URL:
         pytest.skip("row locks under concurrency are tested on PostgreSQL")
-    database = Database(database_factory.new_url())
-    initialise(database, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
-    Lifecycle(database, registry).install(["crm_sales"])
-    yield database
-    database.dispose()
+    Lifecycle(empty_database, registry).install(["crm_sales"])
+    return empty_database
 
 
 def test_concurrent_conversions_of_one_lead(sales_database):
