@@ -12,6 +12,7 @@ that lists the likely duplicates with links.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -46,18 +47,6 @@ from core.resources import (
 )
 
 TRUE = frozenset({"1", "true", "yes", "on"})
-ADDRESS_COLUMNS = (
-    "kind",
-    FormField("street1", "Street"),
-    FormField("street2", "Street, 2nd line"),
-    "postal_code",
-    "city",
-    "region",
-    FormField("country", help="ISO code, e.g. DE"),
-    FormField("is_default", "Default"),
-)
-
-
 # --------------------------------------------------------------------------- adapters
 
 
@@ -133,13 +122,14 @@ def _read_with(clean: Callable[[str], str | None]) -> Callable[[str], str]:
     return read
 
 
-def _country_choices() -> list[tuple[str, str]]:
+@functools.cache
+def _country_choices() -> tuple[tuple[str, str], ...]:
     """ISO 3166-1 countries as ``("DE", "Germany (DE)")``, in the order of their names."""
     pairs = [
         (c.alpha_2, f"{getattr(c, 'common_name', c.name)} ({c.alpha_2})")
         for c in pycountry.countries
     ]
-    return sorted(pairs, key=lambda pair: name_key(pair[1]))
+    return tuple(sorted(pairs, key=lambda pair: name_key(pair[1])))
 
 
 def _language_label(tag: str) -> str:
@@ -194,6 +184,16 @@ SIZE_FILTER = Filter(choices=ACCOUNT_SIZES, label="Employees")
 OWNER_FILTER = Filter(choices=user_choices, label="Owner")  # a select of people, not an id to type
 CONFIRM_SECTION = Section(
     "", [FormField("confirm_duplicate", "Create it even if it looks like a duplicate")]
+)
+ADDRESS_COLUMNS = (
+    "kind",
+    FormField("street1", "Street"),
+    FormField("street2", "Street, 2nd line"),
+    "postal_code",
+    "city",
+    "region",
+    FormField("country", widget="select", choices=list(_country_choices())),
+    FormField("is_default", "Default"),
 )
 ADDRESSES = Child("addresses", AddressSchema, columns=ADDRESS_COLUMNS, extra_rows=1)
 

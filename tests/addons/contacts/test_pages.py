@@ -138,3 +138,19 @@ def test_an_account_form_picks_its_parent_by_name(client, world, db_session):
     )
     assert unknown.status_code == 422
     assert db_session.scalar(select(Account).where(Account.name == "Orphan Ltd")) is None
+
+
+def test_an_address_country_is_chosen_from_the_list(client, world, db_session):
+    web_login(client)
+    form = client.get("/contacts/accounts/new").get_data(as_text=True)
+    assert '<select id="f-addresses-0-country" name="addresses-0-country"' in form
+    assert '<option value="DE">Germany (DE)</option>' in form
+    base = {"csrf_token": csrf(form), "name": "Country Picks AG", "addresses-0-kind": "billing",
+            "addresses-0-city": "Basel"}  # fmt: skip
+    forged = client.post("/contacts/accounts/new", data={**base, "addresses-0-country": "XX"})
+    assert forged.status_code == 422  # a value the list does not offer is still refused
+    assert db_session.scalar(select(Account).where(Account.name == "Country Picks AG")) is None
+    response = client.post("/contacts/accounts/new", data={**base, "addresses-0-country": "CH"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:1500]
+    account = db_session.scalar(select(Account).where(Account.name == "Country Picks AG"))
+    assert [a.country for a in account.addresses] == ["CH"]
