@@ -18,7 +18,6 @@ from typing import Any
 
 import pycountry
 from flask import current_app, has_request_context, request, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addons.contacts import services
@@ -45,6 +44,7 @@ from core.resources import (
     Section,
     register_resource,
 )
+from core.resources.query import distinct_values
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 # --------------------------------------------------------------------------- adapters
@@ -145,9 +145,7 @@ def _language_label(tag: str) -> str:
 
 def _languages(session: Session) -> list[tuple[str, str]]:
     """The languages the company's contacts have: what a language filter can find."""
-    tags = session.scalars(
-        select(Contact.language).where(Contact.language.is_not(None)).distinct().limit(500)
-    )
+    tags = distinct_values(session, Contact.language)
     return sorted(((tag, _language_label(tag)) for tag in tags), key=lambda pair: pair[1])
 
 
