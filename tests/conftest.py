@@ -146,3 +146,17 @@ def empty_database(database_factory: DatabaseFactory, tmp_path: Path, registry: 
     initialise(database, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def installed_on_postgres(empty_database: Database, registry: Registry):
+    """``install(*addons, why=...)``: a fresh PostgreSQL database with those addons installed,
+    for tests of real concurrent connections; on SQLite the test is skipped, saying ``why``."""
+
+    def install(*addons: str, why: str) -> Database:
+        if not PG_URL:
+            pytest.skip(why)
+        Lifecycle(empty_database, registry).install(list(addons))
+        return empty_database
+
+    return install

@@ -14,20 +14,17 @@ from sqlalchemy import func, select
 
 from addons.contacts import services
 from addons.contacts.models import Account
-from core.lifecycle import Lifecycle
 from core.models import Company
 from core.tenancy import company_scope
-from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def contacts_database(empty_database, registry):
-    if not PG_URL:
-        pytest.skip("advisory locks under concurrency are tested on PostgreSQL")
-    Lifecycle(empty_database, registry).install(["contacts"])
-    return empty_database
+def contacts_database(installed_on_postgres):
+    return installed_on_postgres(
+        "contacts", why="advisory locks under concurrency are tested on PostgreSQL"
+    )
 
 
 def test_the_second_caller_waits_and_finds_what_the_first_created(contacts_database):

@@ -13,19 +13,16 @@ from sqlalchemy import func, select
 
 from addons.crm_sales import services
 from addons.crm_sales.models import Lead, Opportunity
-from core.lifecycle import Lifecycle
 from core.models import Company
-from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def sales_database(empty_database, registry):
-    if not PG_URL:
-        pytest.skip("row locks under concurrency are tested on PostgreSQL")
-    Lifecycle(empty_database, registry).install(["crm_sales"])
-    return empty_database
+def sales_database(installed_on_postgres):
+    return installed_on_postgres(
+        "crm_sales", why="row locks under concurrency are tested on PostgreSQL"
+    )
 
 
 def test_concurrent_conversions_of_one_lead(sales_database):
