@@ -35,7 +35,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from core.audit import BOOKKEEPING, CREATE_SKIP, audit_entry, is_audited, recorded_keys, to_json
 from core.db import AuthorMixin, VersionMixin, utcnow
 from core.models import AuditLog
-from core.tenancy import current_scope
+from core.tenancy import current_scope, update_values
 
 
 def _on_execute(state: ORMExecuteState) -> Any:
@@ -135,7 +135,7 @@ def _stamp(
             stamped.append(params)
         state.parameters = stamped
         return
-    given = {getattr(key, "key", key) for key in (state.statement._values or {})}
+    given = set(update_values(state.statement))
     values: dict[str, Any] = {}
     if versioned and "version" not in given:
         values["version"] = cls.version + 1

@@ -244,13 +244,19 @@ def _check_bulk_insert(state: ORMExecuteState, scope: Scope) -> None:
     state.parameters = stamped if isinstance(params, list) else stamped[0]
 
 
+def update_values(statement: Any) -> dict[str, Any]:
+    """The ``SET`` of an ``update()`` statement, by column name (its ``.values(...)``)."""
+    return {
+        getattr(key, "key", key): value
+        for key, value in (getattr(statement, "_values", None) or {}).items()
+    }
+
+
 def _check_bulk_update(state: ORMExecuteState, scope: Scope) -> None:
     """An ORM bulk UPDATE may not move rows into a company the caller may not use."""
     if _company_entity(state) is None:
         return
-    values: list[tuple[str, Any]] = []
-    for key, value in (getattr(state.statement, "_values", None) or {}).items():
-        values.append((getattr(key, "key", key), value))
+    values: list[tuple[str, Any]] = list(update_values(state.statement).items())
     params = state.parameters
     for row in params if isinstance(params, list) else [params] if params else []:
         values.extend(row.items())
