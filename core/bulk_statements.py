@@ -1,4 +1,4 @@
-"""ORM bulk ``UPDATE`` and ``DELETE`` statements on audited models, kept to the flush's rules.
+"""ORM bulk ``INSERT``, ``UPDATE`` and ``DELETE`` statements on audited models, kept to the flush's rules.
 
 ``session.execute(update(Contact).where(Contact.owner_id == 3).values(owner_id=4))`` changes
 rows without the unit of work, so the flush listeners never see it: without this module the
@@ -10,7 +10,12 @@ a conflict), name nobody in ``updated_by_id``, and leave no trace in the audit t
 * ``UPDATE``: ``version`` goes up by one and ``updated_by_id`` names the current user (unless
   the statement sets them itself; ``updated_at`` already follows from the column's
   ``onupdate``), and every row that changed gets an ``update`` entry with its old and new values;
-* ``DELETE``: every deleted row gets a ``delete`` entry with the values it had.
+* ``DELETE``: every deleted row gets a ``delete`` entry with the values it had;
+* ``INSERT`` (``session.execute(insert(Contact), [{...}, ...])``, what ``core.bulk.insert_new``
+  runs): each row gets its id (drawn as ``core.bulk.new_ids`` does), its column defaults, the
+  current user as author, and a ``create`` entry with its values; the company is stamped and
+  the references checked by ``core.tenancy``. An insert without parameter rows
+  (``.values(...)``, ``from_select``) cannot be audited and is refused.
 
 Both forms are covered: a statement with a ``WHERE`` clause (the rows are the ones it matches,
 under the caller's company scope like the statement itself), and the ORM's "bulk update by
@@ -26,11 +31,12 @@ a column on every row, say) pass ``execution_options(mosaic_audit=False)``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import event, insert, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 
 from core.audit import BOOKKEEPING, CREATE_SKIP, audit_entry, is_audited, recorded_keys, to_json
 from core.db import AuthorMixin, VersionMixin, utcnow
@@ -39,13 +45,15 @@ from core.tenancy import current_scope, update_values
 
 
 def _on_execute(state: ORMExecuteState) -> Any:
-    if not (state.is_update or state.is_delete):
+    if not (state.is_update or state.is_delete or state.is_insert):
         return None
     if state.execution_options.get("mosaic_audit") is False:
         return None
     mapper = state.bind_mapper
     if mapper is None or not is_audited(mapper.class_):
         return None
+    if state.is_insert:
+        return _insert(state, mapper)
     cls = mapper.class_
     recorded = recorded_keys(cls, BOOKKEEPING | {"id"})
     by_key = isinstance(state.parameters, list) and state.is_update
@@ -74,6 +82,97 @@ def _on_execute(state: ORMExecuteState) -> Any:
     if entries:
         state.session.connection().execute(insert(AuditLog.__table__), entries)
     return result
+
+
+def _insert(state: ORMExecuteState, mapper: Mapper) -> Any:
+    """Fill in what a flush would (id, defaults, authors), run the insert, record the rows."""
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params] if params else []
+    if not rows or getattr(state.statement, "select", None) is not None:
+        raise TypeError(
+            f"an ORM INSERT of {mapper.class_.__name__} rows must pass them as parameter "
+            "dictionaries, so that they can be audited (or opt out with "
+            "execution_options(mosaic_audit=False))"
+        )
+    filled = [_filled(mapper, row) for row in rows]
+    key = mapper.get_property_by_column(mapper.primary_key[0]).key
+    missing = [row for row in filled if row.get(key) is None]
+    from core.bulk import new_ids  # core.bulk builds on this module's statements
+
+    ids = new_ids(state.session, mapper, len(missing))
+    if ids is None and missing:
+        raise TypeError(f"cannot draw ids for {mapper.class_.__name__}: pass them in the rows")
+    for row, new_id in zip(missing, ids or (), strict=True):
+        row[key] = new_id
+    author = current_scope().user_id if issubclass(mapper.class_, AuthorMixin) else None
+    if author is not None:
+        for row in filled:
+            if row.get("created_by_id") is None:
+                row["created_by_id"] = author
+            if row.get("updated_by_id") is None:
+                row["updated_by_id"] = author
+    state.parameters = filled if isinstance(params, list) else filled[0]
+    # Every row has every column now: NULLs are sent, not left out, so one executemany goes.
+    state.update_execution_options(render_nulls=True)
+    result = state.invoke_statement()
+    cls, now = mapper.class_, utcnow()
+    scope_user = current_scope().user_id
+    recorded = recorded_keys(cls, CREATE_SKIP)
+    entries = [
+        audit_entry(
+            cls,
+            row,
+            "create",
+            {
+                k: {"old": None, "new": to_json(v)}
+                for k in recorded
+                if (v := row.get(k)) is not None
+            },
+            row.get("created_by_id") or scope_user,
+            now,
+        )
+        for row in filled
+    ]
+    state.session.connection().execute(insert(AuditLog.__table__), entries)
+    return result
+
+
+def _filled(mapper: Mapper, row: dict[str, Any]) -> dict[str, Any]:
+    """The row with every column: given, else its Python default, else NULL.
+
+    Columns with only a server default are left out. Every row gets the same keys, so that
+    the ORM sends them as one ``executemany``, and the audit entry sees the stored values.
+    """
+    out = dict(row)
+    for key, default in _defaults(mapper):
+        if key not in out:
+            if default is _SERVER:
+                continue
+            out[key] = default(None) if callable(default) else default
+    return out
+
+
+_SERVER = object()
+
+
+@functools.cache
+def _defaults(mapper: Mapper) -> tuple[tuple[str, Any], ...]:
+    """(attribute key, default) per column: a value, a callable, ``None`` or ``_SERVER``."""
+    out = []
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if column.primary_key:
+            continue
+        default = column.default
+        if default is not None and default.is_scalar:
+            out.append((prop.key, default.arg))
+        elif default is not None and default.is_callable:
+            out.append((prop.key, default.arg))  # wrapped by SQLAlchemy to take a context
+        elif default is not None or column.server_default is not None:
+            out.append((prop.key, _SERVER))
+        else:
+            out.append((prop.key, None))
+    return tuple(out)
 
 
 def _selected(cls: type, recorded: Sequence[str]) -> list[Any]:

@@ -203,10 +203,10 @@ def _on_execute(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete or state.is_insert):
         return
     scope = current_scope()
-    if not scope.restricted:
-        return
     if state.is_insert:
         _check_bulk_insert(state, scope)
+        return
+    if not scope.restricted:
         return
     if state.is_update:
         _check_bulk_update(state, scope)
@@ -222,16 +222,22 @@ def _company_entity(state: ORMExecuteState) -> type | None:
 
 
 def _check_bulk_insert(state: ORMExecuteState, scope: Scope) -> None:
-    if _company_entity(state) is None:
+    """What a flush does for new company rows: stamp the company, check it and the references."""
+    entity = _company_entity(state)
+    if entity is None:
         return
     params = state.parameters
     rows = params if isinstance(params, list) else [params] if params else []
     if not rows:
+        if not scope.restricted:
+            return
         raise CompanyAccessError(
             "bulk INSERT of company rows must pass parameter dictionaries so that the "
             "company can be checked; add objects to the session instead"
         )
     stamped = []
+    checks = _ReferenceChecks(state.session, scope)
+    references = _company_references(entity) if scope.restricted else ()
     for row in rows:
         row = dict(row)
         if row.get("company_id") is None:
@@ -240,7 +246,11 @@ def _check_bulk_insert(state: ORMExecuteState, scope: Scope) -> None:
             row["company_id"] = scope.company_id
         elif not scope.allows(row["company_id"]):
             raise CompanyAccessError(f"company {row['company_id']} is not allowed")
+        for key, target, target_col in references:
+            if (value := row.get(key)) is not None:
+                checks.add(entity, key, target, target_col, value)
         stamped.append(row)
+    checks.run()
     state.parameters = stamped if isinstance(params, list) else stamped[0]
 
 
@@ -361,6 +371,8 @@ class _ReferenceChecks:
         self.wanted: dict[tuple[type, str], dict[Any, tuple[str, str]]] = {}
 
     def add(self, owner: type, key: str, target: type, target_col: str, value: Any) -> None:
+        if value in self.wanted.get((target, target_col), ()):
+            return
         if target_col == "id":
             known = self.session.identity_map.get(
                 inspect(target).identity_key_from_primary_key((value,))

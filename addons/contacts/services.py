@@ -49,6 +49,7 @@ from addons.contacts.models import (
     stored_phone,
 )
 from core import audit  # importing it installs the listeners that record every change
+from core.bulk import insert_new
 from core.db import hold_lock, session_cache, utcnow
 from core.models import User
 from core.resources.declaration import BusinessError
@@ -816,8 +817,10 @@ def import_contacts(
     The checks are those of ``create_contact``, but the look-ups are made once per batch:
     the accounts the rows name (with the addresses whose country reads national phone
     numbers), the likely duplicates in the database, the tags. A row is also checked
-    against the batch's earlier rows; later batches find it in the database. Nothing is
-    flushed here: the caller flushes the batch as one (``core.resources.csv_io``).
+    against the batch's earlier rows; later batches find it in the database. The accepted
+    rows are written with ``core.bulk.insert_new`` (one insert per table, audited); the
+    records handed back carry their ids but are not in the session. The caller runs the
+    batch in a savepoint (``core.resources.csv_io``), so a refused insert undoes all of it.
     """
     company = _company(company_id)
     _preload_accounts(session, company, rows)
@@ -841,6 +844,7 @@ def _import_batch(
     assign = _assign_contact if kind == "contact" else _assign_account
     outcomes: list[Any] = [None] * len(rows)
     built: list[tuple[int, int, Any, list[Address]]] = []
+    accepted: list[Account | Contact] = []
     with session.no_autoflush:
         for index, (line, data) in enumerate(rows):
             record = model(company_id=company_id)
@@ -864,13 +868,14 @@ def _import_batch(
                 outcomes[index] = DuplicateError(kind, found)
                 continue
             duplicates.add(_pending_entry(kind, record, line))
-            session.add(record)
             record.addresses.extend(addresses)
             if "tags" in data:
                 record.tags = get_or_create_tags(
                     session, data["tags"] or [], company_id, look_again=False
                 )
             outcomes[index] = record
+            accepted.append(record)
+    insert_new(session, accepted)
     return outcomes
 
 
