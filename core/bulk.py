@@ -42,6 +42,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.interfaces import MANYTOONE, ONETOMANY
 
+import core.bulk_statements  # noqa: F401  - the listeners that stamp and audit insert_new's rows
 from core.db import Base
 
 
@@ -112,9 +113,9 @@ def insert_new(session: Session, objects: Sequence[Any]) -> None:
     """
     if not objects:
         return
+    groups = _by_mapper(objects)  # refuses objects in a session before anything is written
     if session.new:
         session.flush()
-    groups = _by_mapper(objects)
     order = {table: index for index, table in enumerate(Base.metadata.sorted_tables)}
     links: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for mapper in sorted(groups, key=lambda m: order.get(m.local_table, len(order))):
@@ -123,10 +124,12 @@ def insert_new(session: Session, objects: Sequence[Any]) -> None:
         missing = [o for o in members if o.__dict__.get(plan.id_key) is None]
         for obj, new_id in zip(missing, new_ids(session, mapper, len(missing)) or (), strict=True):
             obj.__dict__[plan.id_key] = new_id
-        rows = [plan.row(obj, links) for obj in members]
-        session.execute(insert(mapper.class_), rows)
-    for table, rows in links.items():
-        session.execute(insert(table), rows)
+        rows = [plan.row(obj, links) for obj in plan.parents_first(members)]
+        with session.no_autoflush:  # flushed above; nothing of this is in the session
+            session.execute(insert(mapper.class_), rows)
+    with session.no_autoflush:
+        for table, rows in links.items():
+            session.execute(insert(table), rows)
 
 
 def _by_mapper(objects: Iterable[Any]) -> dict[Mapper, list[Any]]:
@@ -143,6 +146,7 @@ def _by_mapper(objects: Iterable[Any]) -> dict[Mapper, list[Any]]:
         if state.key is not None or state.session_id is not None:
             raise ValueError(f"insert_new takes new objects only, not {obj!r} (in a session)")
         groups[state.mapper].append(obj)
+        _plan(state.mapper).detach_stored_parents(obj)
         for key in _plan(state.mapper).children:
             stack.extend(reversed(list(state.dict.get(key) or ())))
     return groups
@@ -159,6 +163,12 @@ class _Plan:
         self.columns = tuple(prop.key for prop in mapper.column_attrs)
         #: many-to-one: (relationship, [(own column key, target column key)])
         self.parents: list[tuple[str, list[tuple[str, str]]]] = []
+        #: many-to-one relationships to the same class (an account's parent account)
+        self.same_class_parents = [
+            rel.key
+            for rel in mapper.relationships
+            if rel.direction is MANYTOONE and rel.secondary is None and rel.mapper is mapper
+        ]
         #: one-to-many: (relationship, [(own column key, child column key)])
         self.owned: list[tuple[str, list[tuple[str, str]]]] = []
         #: many-to-many: (relationship, link table, [(own key, link column)], [(target key, link column)])
@@ -180,6 +190,42 @@ class _Plan:
                 )
                 if rel.cascade.save_update:
                     self.children.append(rel.key)
+
+    def parents_first(self, members: list[Any]) -> list[Any]:
+        """``members`` with each one after the members it points at (a parent account first)."""
+        if not self.same_class_parents:
+            return members
+        in_batch = {id(obj) for obj in members}
+        ordered: list[Any] = []
+        placed: set[int] = set()
+        for obj in members:
+            chain = []
+            current = obj
+            while current is not None and id(current) in in_batch and id(current) not in placed:
+                chain.append(current)
+                placed.add(id(current))
+                current = next(
+                    (p for key in self.same_class_parents if (p := current.__dict__.get(key))),
+                    None,
+                )
+            ordered.extend(reversed(chain))
+        return ordered
+
+    def detach_stored_parents(self, obj: Any) -> None:
+        """Turn references to stored records into their keys, before any statement runs.
+
+        Setting ``contact.account = account`` (a loaded account) queued the contact on the
+        account's collection (the backref); a flush would then meet an object that is not
+        in the session. The foreign key is copied and the relationship cleared, which takes
+        the contact off that queue again.
+        """
+        values = obj.__dict__
+        for rel_key, pairs in self.parents:
+            target = values.get(rel_key)
+            if target is not None and inspect(target).key is not None:
+                keys = {own: _stored(target, far) for own, far in pairs}
+                setattr(obj, rel_key, None)
+                values.update(keys)
 
     def row(self, obj: Any, links: dict[Any, list[dict[str, Any]]]) -> dict[str, Any]:
         """The object's column values, its references resolved; its links queued in ``links``."""

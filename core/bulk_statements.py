@@ -105,12 +105,11 @@ def _insert(state: ORMExecuteState, mapper: Mapper) -> Any:
     for row, new_id in zip(missing, ids or (), strict=True):
         row[key] = new_id
     author = current_scope().user_id if issubclass(mapper.class_, AuthorMixin) else None
-    if author is not None:
+    if author is not None:  # as a flush: the creator unless given, the last editor always
         for row in filled:
             if row.get("created_by_id") is None:
                 row["created_by_id"] = author
-            if row.get("updated_by_id") is None:
-                row["updated_by_id"] = author
+            row["updated_by_id"] = author
     state.parameters = filled if isinstance(params, list) else filled[0]
     # Every row has every column now: NULLs are sent, not left out, so one executemany goes.
     state.update_execution_options(render_nulls=True)
@@ -145,8 +144,9 @@ def _filled(mapper: Mapper, row: dict[str, Any]) -> dict[str, Any]:
     """
     out = dict(row)
     for key, default in _defaults(mapper):
-        if key not in out:
+        if out.get(key) is None:  # a flush also applies the default to an explicit None
             if default is _SERVER:
+                out.pop(key, None)
                 continue
             out[key] = default(None) if callable(default) else default
     return out

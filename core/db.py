@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,11 +25,17 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Text,
+    any_,
+    bindparam,
     create_engine,
     event,
     false,
+    func,
+    select,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import (
@@ -281,3 +288,25 @@ class Database:
     def dispose(self) -> None:
         self.session.remove()
         self.engine.dispose()
+
+
+def in_values(session: Session, column: Any, values: Iterable[Any]) -> Any:
+    """``column IN (values)`` with the values as one bound parameter, however many there are.
+
+    A plain ``IN`` list binds one parameter per value: a batch look-up of 500 e-mails is a
+    statement SQLAlchemy renders anew each time and, on PostgreSQL, one that psycopg parses
+    in Python each time (it caches short statements only) and the server plans each time.
+    One parameter keeps the statement short and the same: ``column = ANY(:array)`` on
+    PostgreSQL, ``column IN (SELECT value FROM json_each(:json))`` on SQLite (both use the
+    column's index). Values must be text or integers; elsewhere it is the plain ``IN``.
+    """
+    values = list(dict.fromkeys(values))
+    dialect = session.get_bind().dialect.name
+    plain = all(isinstance(v, str | int) and not isinstance(v, bool) for v in values)
+    if not values or not plain or dialect not in ("postgresql", "sqlite"):
+        return column.in_(values)
+    if dialect == "postgresql":
+        item = Integer() if all(isinstance(v, int) for v in values) else Text()
+        return column == any_(bindparam(None, values, type_=ARRAY(item)))
+    listed = func.json_each(bindparam(None, json.dumps(values), type_=Text())).table_valued("value")
+    return column.in_(select(listed.c.value))

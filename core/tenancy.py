@@ -35,7 +35,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.attributes import get_history
 
-from core.db import AuthorMixin, Base, CompanyMixin
+from core.db import AuthorMixin, Base, CompanyMixin, in_values
 
 
 class CompanyAccessError(PermissionError):
@@ -236,8 +236,6 @@ def _check_bulk_insert(state: ORMExecuteState, scope: Scope) -> None:
             "company can be checked; add objects to the session instead"
         )
     stamped = []
-    checks = _ReferenceChecks(state.session, scope)
-    references = _company_references(entity) if scope.restricted else ()
     for row in rows:
         row = dict(row)
         if row.get("company_id") is None:
@@ -246,11 +244,16 @@ def _check_bulk_insert(state: ORMExecuteState, scope: Scope) -> None:
             row["company_id"] = scope.company_id
         elif not scope.allows(row["company_id"]):
             raise CompanyAccessError(f"company {row['company_id']} is not allowed")
-        for key, target, target_col in references:
-            if (value := row.get(key)) is not None:
-                checks.add(entity, key, target, target_col, value)
         stamped.append(row)
-    checks.run()
+    if scope.restricted:
+        checks = _ReferenceChecks(state.session, scope)
+        for key, target, target_col in _company_references(entity):
+            values = {row.get(key) for row in stamped} - {None}
+            if target is entity:  # rows of this statement, in an allowed company (above)
+                values -= {row.get(target_col) for row in stamped}
+            for value in values:
+                checks.add(entity, key, target, target_col, value)
+        checks.run()
     state.parameters = stamped if isinstance(params, list) else stamped[0]
 
 
@@ -389,7 +392,11 @@ class _ReferenceChecks:
             pending = list(values)
             for start in range(0, len(pending), self.CHUNK):
                 chunk = pending[start : start + self.CHUNK]
-                visible = set(self.session.scalars(select(column).where(column.in_(chunk))))
+                visible = set(
+                    self.session.scalars(
+                        select(column).where(in_values(self.session, column, chunk))
+                    )
+                )
                 for value in chunk:
                     if value not in visible:
                         raise InvisibleReferenceError(*values[value], value)

@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from addons.contacts.phones import is_possible, parse_number
 from core.db import ArchiveMixin, Base, BusinessMixin
 from core.models import User
 
@@ -163,10 +164,10 @@ def normalise_phone(value: str | None, region: str | None = None) -> str | None:
     candidate = "+" + value[2:] if value.startswith("00") else value
     if candidate.startswith("+") or region:
         try:
-            number = phonenumbers.parse(candidate, None if candidate.startswith("+") else region)
+            number = parse_number(candidate, None if candidate.startswith("+") else region)
         except phonenumbers.NumberParseException:
             number = None
-        if number is not None and phonenumbers.is_possible_number(number):
+        if number is not None and is_possible(number):
             return stored_phone(number)
     cleaned = _PHONE_JUNK.sub("", candidate)
     return cleaned[:1] + cleaned[1:].replace("+", "") if cleaned else None

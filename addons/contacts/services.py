@@ -48,9 +48,10 @@ from addons.contacts.models import (
     normalise_phone,
     stored_phone,
 )
+from addons.contacts.phones import is_possible, parse_number
 from core import audit  # importing it installs the listeners that record every change
 from core.bulk import insert_new
-from core.db import hold_lock, session_cache, utcnow
+from core.db import hold_lock, in_values, session_cache, utcnow
 from core.models import User
 from core.resources.declaration import BusinessError
 from core.tenancy import current_scope
@@ -226,11 +227,11 @@ def clean_phone(value: str | None, region: str | None, field_name: str = "phone"
     international = raw.startswith(("+", "00"))
     if international or region:
         try:
-            number = phonenumbers.parse("+" + raw[2:] if raw.startswith("00") else raw,
-                                        None if international else region)  # fmt: skip
+            number = parse_number("+" + raw[2:] if raw.startswith("00") else raw,
+                                  None if international else region)  # fmt: skip
         except phonenumbers.NumberParseException as exc:
             raise InvalidData({field_name: [f"Not a phone number ({exc._msg})."]}) from None
-        if not phonenumbers.is_possible_number(number):
+        if not is_possible(number):
             country = phonenumbers.region_code_for_number(number) or region
             raise InvalidData({field_name: [f"Not a possible phone number for {country}."]})
         return stored_phone(number)
@@ -913,7 +914,9 @@ def _preload_accounts(
     loaded: list[Account] = []
     if ids:
         loaded += session.scalars(
-            select(Account).where(Account.id.in_(ids)).options(selectinload(Account.addresses))
+            select(Account)
+            .where(in_values(session, Account.id, ids))
+            .options(selectinload(Account.addresses))
         ).all()
     if names:
         keys = {name_key(name, drop_legal_form=True) for name in names}
@@ -921,7 +924,9 @@ def _preload_accounts(
             select(Account)
             .where(
                 Account.id.in_(
-                    _union_of(Account.__table__, [Account.__table__.c.name_key.in_(keys)])
+                    _union_of(
+                        Account.__table__, [in_values(session, Account.__table__.c.name_key, keys)]
+                    )
                 )
             )
             .where(Account.company_id == company_id)
@@ -1129,13 +1134,13 @@ class DuplicateIndex:
         c = model.__table__.c
         conditions = []
         if emails:
-            conditions.append(c.email.in_(emails))
+            conditions.append(in_values(session, c.email, emails))
         if phones:
-            conditions.append(c.phone.in_(phones))
+            conditions.append(in_values(session, c.phone, phones))
             if model is Contact:
-                conditions.append(c.mobile.in_(phones))
+                conditions.append(in_values(session, c.mobile, phones))
         if keys:
-            conditions.append(c.name_key.in_(keys))
+            conditions.append(in_values(session, c.name_key, keys))
         if pairs := {(key, firm) for key, firm in at_firm if key not in keys}:
             # Common names ("Anna Schmidt") recur across firms, and only the same name at
             # the same firm (or without one) is a candidate. "Name among the batch's names
@@ -1144,9 +1149,11 @@ class DuplicateIndex:
             # and only the true pairs loaded. (A row-value IN on both columns is not planned
             # on the name index by SQLite.)
             # No company_id in this WHERE: see ``_duplicate_query``; the outer query has it.
+            firms = {firm for _key, firm in pairs}
             namesakes = session.execute(
                 select(c.id, c.name_key, c.account_id).where(
-                    c.name_key.in_({key for key, _firm in pairs})
+                    in_values(session, c.name_key, {key for key, _firm in pairs}),
+                    or_(in_values(session, c.account_id, firms), c.account_id.is_(None)),
                 )
             )
             if ids := [
@@ -1154,7 +1161,7 @@ class DuplicateIndex:
                 for row in namesakes
                 if row.account_id is None or (row.name_key, row.account_id) in pairs
             ]:
-                conditions.append(c.id.in_(ids))
+                conditions.append(in_values(session, c.id, ids))
         if not conditions:
             return
         stmt = select(model).where(
@@ -1226,6 +1233,11 @@ def _same_firm(a: int | None, b: int | None) -> bool:
 
 
 def _get(obj: Any, key: str) -> Any:
+    # The common cases first: isinstance(x, Mapping) is slow, and this runs per row and key.
+    if isinstance(obj, dict):
+        return obj.get(key)
+    if isinstance(obj, Account | Contact):
+        return getattr(obj, key, None)
     return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from marshmallow import fields
+from marshmallow import Schema, fields, missing
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -252,6 +252,7 @@ def import_csv(
     columns = _check_header(resource, header, result, keys)
     if columns is None or keys is None:
         return result
+    schema = _file_schema(resource, columns)
     body = [(line, cells) for line, cells in rows[1:] if any(c.strip() for c in cells)]
     result.rows = len(body)
     if on_rows:
@@ -274,7 +275,9 @@ def import_csv(
             result.errors.append(RowError(line, exc.errors))
             target, data = None, None
         else:
-            data = _load_row(resource, line, cells, columns, result, partial=target is not None)
+            data = _load_row(
+                resource, line, cells, columns, result, partial=target is not None, schema=schema
+            )
         if data is None:
             if progress:
                 progress(1)
@@ -348,6 +351,24 @@ def _check_header(
     return columns
 
 
+def _file_schema(resource: Resource, columns: list[tuple[str, fields.Field] | None]) -> Schema:
+    """The resource's schema cut down to the file's columns (and fields with a default).
+
+    Marshmallow visits every field of a schema for every row, given or not; an import's
+    rows only ever hold the file's columns, so the cut schema loads them the same, faster.
+    """
+    schema = resource.schema_instance
+    wanted = {spec[1].name for spec in columns if spec is not None}
+    wanted |= {
+        name
+        for name, f in schema.load_fields.items()
+        if f.load_default is not missing or f.required
+    }
+    if wanted >= set(schema.load_fields):
+        return schema
+    return type(schema)(only=sorted(wanted & set(schema.fields)))
+
+
 def _load_row(
     resource: Resource,
     line: int,
@@ -356,11 +377,13 @@ def _load_row(
     result: ImportResult,
     *,
     partial: bool = False,
+    schema: Schema | None = None,
 ) -> dict[str, Any] | None:
     """The row's data validated by the resource's schema, or ``None`` (its error recorded).
 
     For a new record an empty cell means "not given" (the default applies); for an update
-    (``partial``) it clears the field.
+    (``partial``) it clears the field. ``schema`` is ``_file_schema``'s (default: the
+    resource's own).
     """
     if len(cells) > len(columns):
         result.errors.append(
@@ -378,7 +401,7 @@ def _load_row(
             continue
         payload[name] = uncell(value, _is_text(f)) if _is_text(f) else value.strip()
     try:
-        return load_input(resource, payload, partial=partial)
+        return load_input(resource, payload, partial=partial, schema=schema)
     except ValidationFailed as exc:
         result.errors.append(RowError(line, exc.errors))
         return None
