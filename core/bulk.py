@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import Integer, func, insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.interfaces import MANYTOONE, ONETOMANY
 
 import core.bulk_statements  # noqa: F401  - the listeners that stamp and audit insert_new's rows
@@ -142,7 +143,7 @@ def _by_mapper(objects: Iterable[Any]) -> dict[Mapper, list[Any]]:
         if id(obj) in seen:
             continue
         seen.add(id(obj))
-        state = inspect(obj)
+        state = instance_state(obj)  # inspect() without the dispatch: once per object
         if state.key is not None or state.session_id is not None:
             raise ValueError(f"insert_new takes new objects only, not {obj!r} (in a session)")
         groups[state.mapper].append(obj)

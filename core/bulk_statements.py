@@ -110,10 +110,21 @@ def _insert(state: ORMExecuteState, mapper: Mapper) -> Any:
             if row.get("created_by_id") is None:
                 row["created_by_id"] = author
             row["updated_by_id"] = author
-    state.parameters = filled if isinstance(params, list) else filled[0]
-    # Every row has every column now: NULLs are sent, not left out, so one executemany goes.
-    state.update_execution_options(render_nulls=True)
-    result = state.invoke_statement()
+    table_keys = _table_keys(mapper)
+    if table_keys is not None and _plain_insert(state.statement):
+        # What the ORM's bulk insert would send, without its per-row bookkeeping (a tenth of
+        # an import's insert time): the rows have every column and their ids already.
+        rows = (
+            filled
+            if not table_keys
+            else [{table_keys.get(k, k): v for k, v in r.items()} for r in filled]
+        )
+        result = state.session.connection().execute(insert(mapper.local_table), rows)
+    else:
+        state.parameters = filled if isinstance(params, list) else filled[0]
+        # Every row has every column now: NULLs are sent, not left out: one executemany.
+        state.update_execution_options(render_nulls=True)
+        result = state.invoke_statement()
     cls, now = mapper.class_, utcnow()
     scope_user = current_scope().user_id
     recorded = recorded_keys(cls, CREATE_SKIP)
@@ -134,6 +145,28 @@ def _insert(state: ORMExecuteState, mapper: Mapper) -> Any:
     ]
     state.session.connection().execute(insert(AuditLog.__table__), entries)
     return result
+
+
+@functools.cache
+def _table_keys(mapper: Mapper) -> dict[str, str] | None:
+    """Attribute key -> column key where they differ (``{}``: nowhere), for a class mapped
+    to one table (``None`` for the others)."""
+    if len(mapper.tables) != 1:
+        return None
+    return {p.key: p.columns[0].key for p in mapper.column_attrs if p.key != p.columns[0].key}
+
+
+def _plain_insert(statement: Any) -> bool:
+    """An ``insert(Model)`` with nothing but its rows: no RETURNING, values or options."""
+    return (
+        not statement._returning
+        and not getattr(statement, "_values", None)
+        and not getattr(statement, "_multi_values", None)
+        and statement.select is None
+        and not statement._post_values_clause
+        and not statement._hints
+        and not statement._prefixes
+    )
 
 
 def _filled(mapper: Mapper, row: dict[str, Any]) -> dict[str, Any]:

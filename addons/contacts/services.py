@@ -182,6 +182,7 @@ def clean_email(value: str | None, field_name: str = "email") -> str | None:
     return email
 
 
+@functools.lru_cache(maxsize=4096)  # an import repeats the same few codes on every row
 def clean_country(value: str | None, field_name: str = "country") -> str | None:
     """An ISO 3166-1 alpha-2 code, upper-case. Alpha-3 codes are accepted and converted."""
     if value is None or not value.strip():
@@ -199,6 +200,7 @@ def clean_country(value: str | None, field_name: str = "country") -> str | None:
     return country.alpha_2
 
 
+@functools.lru_cache(maxsize=4096)  # (refused codes raise, and are not remembered)
 def clean_language(value: str | None, field_name: str = "language") -> str | None:
     """A BCP 47 tag whose language is ISO 639-1 (``en``, ``de-CH``, ``pt-BR``), normalised."""
     if value is None or not value.strip():
@@ -585,7 +587,9 @@ def _assign_contact(session: Session, contact: Contact, data: Mapping[str, Any])
     addresses = data.get("addresses")
     _check_addresses(addresses, errors)
     fallback = _phone_region(account.addresses) if account is not None else None
-    region = _phone_region(addresses if addresses is not None else contact.addresses, fallback)
+    region = _phone_region(
+        addresses if addresses is not None else _stored_addresses(contact), fallback
+    )
     _clean_common(session, contact, data, region, errors)
     if errors:
         raise InvalidData(errors)
@@ -625,12 +629,17 @@ def _assign_account(session: Session, account: Account, data: Mapping[str, Any])
     if billing is not None:
         probe = Address()
         _apply_address(probe, billing, errors, "billing", sep="_")
-        region = probe.country or _phone_region(account.addresses)
+        region = probe.country or _phone_region(_stored_addresses(account))
     else:
-        region = _phone_region(addresses if addresses is not None else account.addresses)
+        region = _phone_region(addresses if addresses is not None else _stored_addresses(account))
     _clean_common(session, account, data, region, errors)
     if errors:
         raise InvalidData(errors)
+
+
+def _stored_addresses(record: Account | Contact) -> Sequence[Address]:
+    """The record's addresses; none for a record being created (no lazy load to set up)."""
+    return record.addresses if record.id is not None else ()
 
 
 def _account_named(session: Session, name: str, company_id: int, errors: dict) -> int | None:
@@ -1232,12 +1241,18 @@ def _same_firm(a: int | None, b: int | None) -> bool:
     return a is None or b is None or a == b
 
 
+_UNSET = object()
+
+
 def _get(obj: Any, key: str) -> Any:
     # The common cases first: isinstance(x, Mapping) is slow, and this runs per row and key.
     if isinstance(obj, dict):
         return obj.get(key)
     if isinstance(obj, Account | Contact):
-        return getattr(obj, key, None)
+        # A loaded or new record holds its columns in __dict__; only an expired one needs
+        # the attribute machinery (which costs ten times the look-up).
+        value = obj.__dict__.get(key, _UNSET)
+        return getattr(obj, key, None) if value is _UNSET else value
     return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
 
 
