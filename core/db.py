@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -302,11 +303,29 @@ def in_values(session: Session, column: Any, values: Iterable[Any]) -> Any:
     """
     values = list(dict.fromkeys(values))
     dialect = session.get_bind().dialect.name
-    plain = all(isinstance(v, str | int) and not isinstance(v, bool) for v in values)
-    if not values or not plain or dialect not in ("postgresql", "sqlite"):
+    kind = _value_kind(column, values)
+    if not values or kind is None or dialect not in ("postgresql", "sqlite"):
         return column.in_(values)
     if dialect == "postgresql":
-        item = Integer() if all(isinstance(v, int) for v in values) else Text()
+        item = BigInteger() if kind is int else Text()
         return column == any_(bindparam(None, values, type_=ARRAY(item)))
     listed = func.json_each(bindparam(None, json.dumps(values), type_=Text())).table_valued("value")
     return column.in_(select(listed.c.value))
+
+
+def _value_kind(column: Any, values: list[Any]) -> type | None:
+    """``str`` or ``int`` when every value and the column are of that kind, else ``None``.
+
+    Anything else keeps the plain ``IN``, whose comparisons the database defines: mixed
+    lists, integers against text (SQLite compares ``'5'`` and ``5`` equal there, not in
+    ``json_each``), NUL characters (``json_each`` cuts the text at them).
+    """
+    try:
+        expected = column.type.python_type
+    except NotImplementedError:
+        return None
+    if expected is str and all(type(v) is str and "\x00" not in v for v in values):
+        return str
+    if expected is int and all(type(v) is int for v in values):
+        return int
+    return None

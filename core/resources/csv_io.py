@@ -366,7 +366,7 @@ def _file_schema(resource: Resource, columns: list[tuple[str, fields.Field] | No
     }
     if wanted >= set(schema.load_fields):
         return schema
-    return type(schema)(only=sorted(wanted & set(schema.fields)))
+    return type(schema)(only=[name for name in schema.fields if name in wanted])  # its order
 
 
 def _load_row(
@@ -401,7 +401,8 @@ def _load_row(
             continue
         payload[name] = uncell(value, _is_text(f)) if _is_text(f) else value.strip()
     try:
-        return load_input(resource, payload, partial=partial, schema=schema)
+        # The file was decoded from UTF-8 and refused if it held a NUL: its text is clean.
+        return load_input(resource, payload, partial=partial, schema=schema, text_checked=True)
     except ValidationFailed as exc:
         result.errors.append(RowError(line, exc.errors))
         return None

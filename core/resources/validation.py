@@ -11,6 +11,7 @@ here gives the same answer on every backend.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -171,17 +172,25 @@ def column_errors(model: type, data: dict[str, Any]) -> dict[str, list[str]]:
     Amounts that fit are brought to the column's scale (``20`` -> ``20.00``), so that what the
     session holds, what the audit trail records and what the database returns agree.
     """
-    columns = sa_inspect(model).columns
+    types = _column_types(model)
     errors: dict[str, list[str]] = {}
     for key, value in data.items():
-        column = columns.get(key)
-        if column is None:
+        column_type = types.get(key)
+        if column_type is None or value is None:
             continue
-        problem = column_value_error(column.type, value)
+        max_length = _TEXT_LENGTHS.get(column_type, -1)
+        if (  # the common case, inline: text that fits
+            max_length != -1
+            and type(value) is str
+            and (max_length is None or len(value) <= max_length)
+            and not bad_text(value)
+        ):
+            continue
+        problem = column_value_error(column_type, value)
         if problem:
             errors[key] = [problem]
             continue
-        t = _base_type(column.type)
+        t = _base_type(column_type)
         if (
             isinstance(value, Decimal)
             and isinstance(t, Numeric)
@@ -190,6 +199,22 @@ def column_errors(model: type, data: dict[str, Any]) -> dict[str, list[str]]:
         ):
             data[key] = value.quantize(Decimal(1).scaleb(-t.scale))
     return errors
+
+
+#: Text column types -> their length (``None``: unlimited), filled by ``_column_types``.
+_TEXT_LENGTHS: dict[TypeEngine, int | None] = {}
+
+
+@functools.cache
+def _column_types(model: type) -> dict[str, TypeEngine]:
+    """Column key -> type of a model, its text types noted in ``_TEXT_LENGTHS`` (per model,
+    once: ``column_errors`` runs for every imported row)."""
+    types = {key: column.type for key, column in sa_inspect(model).columns.items()}
+    for column_type in types.values():
+        base = _base_type(column_type)
+        if isinstance(base, String) and _python_type(base) is str:
+            _TEXT_LENGTHS[column_type] = base.length or None
+    return types
 
 
 _JSON_TYPES: list[tuple[type, tuple[type, ...], str]] = [
@@ -240,17 +265,19 @@ def load_input(
     partial: bool = False,
     schema: Schema | None = None,
     strict_json: bool = False,
+    text_checked: bool = False,
 ) -> dict[str, Any]:
     """Validate a decoded document and return the loaded data, or raise ``ValidationFailed``.
 
     ``partial`` is for updates: absent fields are left as they are, but fields that are sent
     are validated as strictly as on create. ``strict_json`` (the API) refuses values of the
-    wrong JSON type that forms and CSV (text) need coerced.
+    wrong JSON type that forms and CSV (text) need coerced. ``text_checked``: the caller
+    knows the payload's strings hold no NUL and no lone surrogate (a CSV file's cells).
     """
     if not isinstance(payload, dict):
         raise ValidationFailed({"_schema": ["Expected a JSON object."]})
     schema = schema or resource.schema_instance
-    errors = text_errors(payload)
+    errors = {} if text_checked else text_errors(payload)
     if strict_json:
         errors.update(
             {k: v for k, v in json_type_errors(schema, payload).items() if k not in errors}
