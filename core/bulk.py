@@ -111,6 +111,10 @@ def insert_new(session: Session, objects: Sequence[Any]) -> None:
     addresses); their foreign keys are set from the parent's new id. Many-to-one targets
     (a contact's account) and many-to-many targets (tags) must be stored already; objects
     pending in the session are flushed first so that they are.
+
+    What a flush does and this does not: mapper events (``before_insert``/``after_insert``)
+    do not fire, and the objects do not enter the identity map. Mosaic itself uses neither;
+    a model that relies on them must be written through the session instead.
     """
     if not objects:
         return
