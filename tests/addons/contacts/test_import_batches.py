@@ -179,3 +179,40 @@ def test_a_name_is_a_duplicate_only_at_the_same_firm(scoped):
     assert result.created == 1
     assert [e.line for e in result.errors] == [3, 4]
     assert all("(same name)" in e.describe() for e in result.errors)
+
+
+def test_a_batch_the_database_refuses_leaves_nothing_and_is_redone_row_by_row(scoped, monkeypatch):
+    """The batch's rows, links and audit entries go with its savepoint; the rows come back."""
+    from sqlalchemy.exc import IntegrityError
+
+    from addons.contacts import services
+
+    monkeypatch.setattr(csv_io, "BATCH_SIZE", 4)
+    written = services.insert_new
+
+    def refused_after_writing(session, records):
+        written(session, records)  # the rows and their audit entries are in the savepoint
+        if any(getattr(r, "last_name", None) == "Refused" for r in records):
+            raise IntegrityError("INSERT ...", {}, Exception("refused by the database"))
+
+    monkeypatch.setattr(services, "insert_new", refused_after_writing)
+    text = (
+        "first_name,last_name,email,tags\n"
+        "Ann,Able,ann@example.com,VIP\n"
+        "Bob,Refused,bob@example.com,VIP\n"
+        "Cy,Cole,cy@example.com,\n"
+        "Di,Dunn,di@example.com,VIP\n"
+        "Ed,Eton,ed@example.com,\n"
+    )
+    result = load(scoped, contacts, text)
+    assert (result.created, result.errors) == (5, [])
+    names = scoped.scalars(select(Contact.last_name).order_by(Contact.last_name)).all()
+    assert names == ["Able", "Cole", "Dunn", "Eton", "Refused"]  # each once
+    tagged = scoped.scalars(select(Contact.last_name).where(Contact.tags.any(Tag.name == "VIP")))
+    assert sorted(tagged) == ["Able", "Dunn", "Refused"]
+    entries = scoped.scalars(
+        select(AuditLog.record_id).where(
+            AuditLog.table_name == "contacts_contact", AuditLog.action == "create"
+        )
+    ).all()
+    assert sorted(entries) == sorted(result.created_ids)  # one entry per stored contact
