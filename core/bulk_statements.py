@@ -39,7 +39,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 
 from core.audit import BOOKKEEPING, CREATE_SKIP, audit_entry, is_audited, recorded_keys, to_json
-from core.db import AuthorMixin, VersionMixin, utcnow
+from core.db import AuthorMixin, VersionMixin, in_values, utcnow
 from core.models import AuditLog
 from core.tenancy import current_scope, update_values
 
@@ -241,7 +241,7 @@ def _read(
     options = {} if scoped else {"mosaic_unscoped": True}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        stmt = select(*_selected(cls, recorded)).where(cls.id.in_(chunk))
+        stmt = select(*_selected(cls, recorded)).where(in_values(session, cls.id, chunk))
         for row in session.execute(stmt.execution_options(**options)):
             out[row.id] = dict(row._mapping)
     return out
