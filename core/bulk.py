@@ -13,13 +13,6 @@ not need the database to hand back their primary keys. Otherwise it has to ask f
 ``assign_ids`` closes the gap: just before a flush it gives the session's new rows their
 ids, so that the flush is a plain ``executemany``.
 
-``insert_new`` goes one step further for imports: it writes new objects (with the children
-and tag links they hold) as ORM bulk ``INSERT`` statements, without the unit of work, whose
-bookkeeping per object costs more than the row itself. The statements get what a flush
-gives: the company stamped and references checked (``core.tenancy``), the authors stamped,
-column defaults filled and a ``create`` entry per row in the audit trail
-(``core.bulk_statements``).
-
 * PostgreSQL: the ids come from the column's own sequence (``nextval`` once per row, in one
   query per table), exactly as the default would have drawn them, and safe under any
   concurrency.
@@ -28,6 +21,13 @@ column defaults filled and a ``create`` entry per row in the audit trail
   because SQLite has a single writer: a transaction that read the highest id and was
   overtaken by another writer cannot write any more (``SQLITE_BUSY_SNAPSHOT``, "database is
   locked"), so the caller sees a failed statement, never a duplicated id.
+
+``insert_new`` goes one step further for imports: it writes new objects (with the children
+and tag links they hold) as ORM bulk ``INSERT`` statements, without the unit of work, whose
+bookkeeping per object costs more than the row itself. The statements get what a flush
+gives: the company stamped and references checked (``core.tenancy``), the authors stamped,
+column defaults filled and a ``create`` entry per row in the audit trail
+(``core.bulk_statements``).
 """
 
 from __future__ import annotations
