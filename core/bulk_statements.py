@@ -111,7 +111,8 @@ def _insert(state: ORMExecuteState, mapper: Mapper) -> Any:
                 row["created_by_id"] = author
             row["updated_by_id"] = author
     table_keys = _table_keys(mapper)
-    if table_keys is not None and _plain_insert(state.statement):
+    same_columns = all(row.keys() == filled[0].keys() for row in filled)  # (server defaults)
+    if table_keys is not None and same_columns and _plain_insert(state.statement):
         # What the ORM's bulk insert would send, without its per-row bookkeeping (a tenth of
         # an import's insert time): the rows have every column and their ids already.
         rows = (
