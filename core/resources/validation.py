@@ -175,12 +175,12 @@ def column_errors(model: type, data: dict[str, Any]) -> dict[str, list[str]]:
     types = _column_types(model)
     errors: dict[str, list[str]] = {}
     for key, value in data.items():
-        column_type = types.get(key)
-        if column_type is None or value is None:
+        known = types.get(key)
+        if known is None or value is None:
             continue
-        max_length = _TEXT_LENGTHS.get(column_type, -1)
+        column_type, max_length = known
         if (  # the common case, inline: text that fits
-            max_length != -1
+            max_length != NOT_TEXT
             and type(value) is str
             and (max_length is None or len(value) <= max_length)
             and not bad_text(value)
@@ -201,20 +201,21 @@ def column_errors(model: type, data: dict[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
-#: Text column types -> their length (``None``: unlimited), filled by ``_column_types``.
-_TEXT_LENGTHS: dict[TypeEngine, int | None] = {}
+NOT_TEXT = -1
 
 
 @functools.cache
-def _column_types(model: type) -> dict[str, TypeEngine]:
-    """Column key -> type of a model, its text types noted in ``_TEXT_LENGTHS`` (per model,
-    once: ``column_errors`` runs for every imported row)."""
-    types = {key: column.type for key, column in sa_inspect(model).columns.items()}
-    for column_type in types.values():
-        base = _base_type(column_type)
-        if isinstance(base, String) and _python_type(base) is str:
-            _TEXT_LENGTHS[column_type] = base.length or None
-    return types
+def _column_types(model: type) -> dict[str, tuple[TypeEngine, int | None]]:
+    """Column key -> (type, text length: ``None`` unlimited, ``NOT_TEXT``) of a model.
+
+    Worked out once per model: ``column_errors`` runs for every imported row.
+    """
+    out: dict[str, tuple[TypeEngine, int | None]] = {}
+    for key, column in sa_inspect(model).columns.items():
+        base = _base_type(column.type)
+        text = isinstance(base, String) and _python_type(base) is str
+        out[key] = (column.type, (base.length or None) if text else NOT_TEXT)
+    return out
 
 
 _JSON_TYPES: list[tuple[type, tuple[type, ...], str]] = [
