@@ -121,7 +121,7 @@ def insert_new(session: Session, objects: Sequence[Any]) -> None:
     groups = _by_mapper(objects)  # refuses objects in a session before anything is written
     if session.new:
         session.flush()
-    order = {table: index for index, table in enumerate(Base.metadata.sorted_tables)}
+    order = _table_order(len(Base.metadata.tables))
     links: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for mapper in sorted(groups, key=lambda m: order.get(m.local_table, len(order))):
         plan = _plan(mapper)
@@ -135,6 +135,15 @@ def insert_new(session: Session, objects: Sequence[Any]) -> None:
     with session.no_autoflush:
         for table, rows in links.items():
             session.execute(insert(table), rows)
+
+
+@functools.lru_cache(maxsize=4)
+def _table_order(_table_count: int) -> dict[Any, int]:
+    """Tables in dependency order (parents first), worked out again when tables are added.
+
+    ``MetaData.sorted_tables`` sorts every table on each access; imports ask once per batch.
+    """
+    return {table: index for index, table in enumerate(Base.metadata.sorted_tables)}
 
 
 def _by_mapper(objects: Iterable[Any]) -> dict[Mapper, list[Any]]:
@@ -151,8 +160,9 @@ def _by_mapper(objects: Iterable[Any]) -> dict[Mapper, list[Any]]:
         if state.key is not None or state.session_id is not None:
             raise ValueError(f"insert_new takes new objects only, not {obj!r} (in a session)")
         groups[state.mapper].append(obj)
-        _plan(state.mapper).detach_stored_parents(obj)
-        for key in _plan(state.mapper).children:
+        plan = _plan(state.mapper)
+        plan.detach_stored_parents(obj)
+        for key in plan.children:
             stack.extend(reversed(list(state.dict.get(key) or ())))
     return groups
 

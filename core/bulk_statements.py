@@ -104,7 +104,8 @@ def _insert(state: ORMExecuteState, mapper: Mapper) -> Any:
         raise TypeError(f"cannot draw ids for {mapper.class_.__name__}: pass them in the rows")
     for row, new_id in zip(missing, ids or (), strict=True):
         row[key] = new_id
-    author = current_scope().user_id if issubclass(mapper.class_, AuthorMixin) else None
+    scope_user = current_scope().user_id
+    author = scope_user if issubclass(mapper.class_, AuthorMixin) else None
     if author is not None:  # as a flush: the creator unless given, the last editor always
         for row in filled:
             if row.get("created_by_id") is None:
@@ -127,7 +128,6 @@ def _insert(state: ORMExecuteState, mapper: Mapper) -> Any:
         state.update_execution_options(render_nulls=True)
         result = state.invoke_statement()
     cls, now = mapper.class_, utcnow()
-    scope_user = current_scope().user_id
     recorded = recorded_keys(cls, CREATE_SKIP)
     entries = [
         audit_entry(
