@@ -51,6 +51,7 @@ from typing import Any
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from core.bulk_write import write_rows
 from core.db import Base, BusinessMixin, utcnow
 from core.models import AuditLog, User
 from core.tenancy import allowed_company_filter, current_scope
@@ -215,7 +216,7 @@ def _after_flush(session: Session, _context: Any) -> None:
         user_id = getattr(obj, "created_by_id", None) or scope.user_id
         rows.append(_row(obj, "create", changes, user_id, now))
     if rows:
-        session.connection().execute(insert(AuditLog.__table__), rows)
+        write_rows(session.connection(), AuditLog.__table__, rows)
 
 
 def _after_rollback(session: Session) -> None:

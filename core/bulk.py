@@ -44,6 +44,7 @@ from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.interfaces import MANYTOONE, ONETOMANY
 
 import core.bulk_statements  # noqa: F401  - the listeners that stamp and audit insert_new's rows
+from core.bulk_write import write_rows
 from core.db import Base
 
 
@@ -132,9 +133,9 @@ def insert_new(session: Session, objects: Sequence[Any]) -> None:
         rows = [plan.row(obj, links) for obj in plan.parents_first(members)]
         with session.no_autoflush:  # flushed above; nothing of this is in the session
             session.execute(insert(mapper.class_), rows)
-    with session.no_autoflush:
-        for table, rows in links.items():
-            session.execute(insert(table), rows)
+    connection = session.connection()
+    for table, rows in links.items():
+        write_rows(connection, table, rows)
 
 
 @functools.lru_cache(maxsize=4)

@@ -35,10 +35,12 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, select
+from sqlalchemy.engine.result import null_result
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 
 from core.audit import BOOKKEEPING, CREATE_SKIP, audit_entry, is_audited, recorded_keys, to_json
+from core.bulk_write import write_rows
 from core.db import AuthorMixin, VersionMixin, in_values, utcnow
 from core.models import AuditLog
 from core.tenancy import current_scope, update_values
@@ -80,7 +82,7 @@ def _on_execute(state: ORMExecuteState) -> Any:
             if changes := _changed(old, new, recorded):
                 entries.append(audit_entry(cls, new, "update", changes, scope.user_id, now))
     if entries:
-        state.session.connection().execute(insert(AuditLog.__table__), entries)
+        write_rows(state.session.connection(), AuditLog.__table__, entries)
     return result
 
 
@@ -121,7 +123,8 @@ def _insert(state: ORMExecuteState, mapper: Mapper) -> Any:
             if not table_keys
             else [{table_keys.get(k, k): v for k, v in r.items()} for r in filled]
         )
-        result = state.session.connection().execute(insert(mapper.local_table), rows)
+        write_rows(state.session.connection(), mapper.local_table, rows)
+        result = null_result()  # what the ORM answers a bulk INSERT without RETURNING
     else:
         state.parameters = filled if isinstance(params, list) else filled[0]
         # Every row has every column now: NULLs are sent, not left out: one executemany.
@@ -144,7 +147,7 @@ def _insert(state: ORMExecuteState, mapper: Mapper) -> Any:
         )
         for row in filled
     ]
-    state.session.connection().execute(insert(AuditLog.__table__), entries)
+    write_rows(state.session.connection(), AuditLog.__table__, entries)
     return result
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import and_, bindparam, func, inspect, or_, select, union
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import instance_state
 
 from addons.contacts.models import (
     ACCOUNT_SIZES,
@@ -310,16 +311,29 @@ def get_or_create_tags(
     made it) unless ``look_again`` is false: an import batch reads the tags once at its start.
     """
     company_id = _company(company_id)
-    wanted: dict[str, str] = {}
-    for name in names:
-        name = " ".join(str(name).split())
-        if name:
-            wanted.setdefault(name.casefold(), name[:60])
+    wanted = _tag_names(names)
     if not wanted:
         return []
     known = _company_tags(session, company_id, refresh=False)
     if look_again and any(folded not in known for folded in wanted):
         known = _company_tags(session, company_id, refresh=True)
+    return _tags_from(session, known, wanted, company_id)
+
+
+def _tag_names(names: Iterable[str]) -> dict[str, str]:
+    """Case-folded name -> name as given (spaces collapsed, cut to the column), each once."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        name = " ".join(str(name).split())
+        if name:
+            wanted.setdefault(name.casefold(), name[:60])
+    return wanted
+
+
+def _tags_from(
+    session: Session, known: dict[str, Tag], wanted: dict[str, str], company_id: int
+) -> list[Tag]:
+    """The ``wanted`` tags from ``known`` (the company's, by folded name), new ones added."""
     for folded, name in wanted.items():
         if folded not in known:
             known[folded] = Tag(name=name, company_id=company_id)
@@ -573,15 +587,19 @@ def _assign_contact(session: Session, contact: Contact, data: Mapping[str, Any])
         contact.title = _text(data["title"]) or None
     if not (contact.first_name or contact.last_name) and not contact.is_forgotten:
         errors.setdefault("last_name", []).append("A first or a last name is required.")
+    named = None
     if "account_id" in data:
         contact.account_id = data["account_id"]
     elif data.get("account_name"):
-        contact.account_id = _account_named(
-            session, data["account_name"], contact.company_id, errors
-        )
+        named = _account_named(session, data["account_name"], contact.company_id, errors)
+        contact.account_id = named.id if named is not None else None
     elif "account_name" in data:
         contact.account_id = None
-    account = _check_account(session, contact.account_id, contact.company_id, "account_id", errors)
+    account = (
+        named  # found in this company by name: no second look-up
+        if named is not None
+        else _check_account(session, contact.account_id, contact.company_id, "account_id", errors)
+    )
     if "language" in data:
         contact.language = _collect(errors, clean_language, data["language"], "language")
     addresses = data.get("addresses")
@@ -642,8 +660,8 @@ def _stored_addresses(record: Account | Contact) -> Sequence[Address]:
     return record.addresses if record.id is not None else ()
 
 
-def _account_named(session: Session, name: str, company_id: int, errors: dict) -> int | None:
-    """The id of the company's account called ``name`` (compared like duplicate names).
+def _account_named(session: Session, name: str, company_id: int, errors: dict) -> Account | None:
+    """The company's account called ``name`` (compared like duplicate names).
 
     An exact (case-insensitive) name wins over a mere key match; archived accounts are
     found too, but a live one is preferred. Answers are remembered for the session (an
@@ -655,7 +673,7 @@ def _account_named(session: Session, name: str, company_id: int, errors: dict) -
     memo: dict[tuple[int, str], Account] = session_cache(session, "contacts.account_names")
     remembered = memo.get((company_id, name.strip().casefold()))
     if _still_named(remembered, name):
-        return remembered.id  # type: ignore[union-attr]
+        return remembered
     same_key = _union_of(Account.__table__, [Account.__table__.c.name_key == key])
     found = session.scalars(
         select(Account)
@@ -668,14 +686,14 @@ def _account_named(session: Session, name: str, company_id: int, errors: dict) -
         errors.setdefault("account_name", []).append(chosen)
         return None
     memo[(company_id, name.strip().casefold())] = chosen
-    return chosen.id
+    return chosen
 
 
 def _still_named(account: Account | None, name: str) -> bool:
     """A remembered answer of ``_account_named`` is still good: stored, not deleted, same key."""
     if account is None:
         return False
-    state = inspect(account)
+    state = instance_state(account)  # inspect() without its dispatch: once per imported row
     return (
         state.persistent
         and not state.deleted
@@ -869,7 +887,7 @@ def _import_batch(
                 outcomes[index] = exc
                 continue
             built.append((index, line, record, addresses))
-        _company_tags(session, company_id, refresh=True)
+        tags = _company_tags(session, company_id, refresh=True)  # read once for the batch
         duplicates = DuplicateIndex(kind)
         duplicates.load(session, company_id, (record for _i, _l, record, _a in built))
         for index, line, record, addresses in built:
@@ -880,9 +898,7 @@ def _import_batch(
             duplicates.add(_pending_entry(kind, record, line))
             record.addresses.extend(addresses)
             if "tags" in data:
-                record.tags = get_or_create_tags(
-                    session, data["tags"] or [], company_id, look_again=False
-                )
+                record.tags = _tags_from(session, tags, _tag_names(data["tags"] or []), company_id)
             outcomes[index] = record
             accepted.append(record)
     insert_new(session, accepted)
