@@ -291,7 +291,9 @@ class Database:
         self.engine.dispose()
 
 
-def in_values(session: Session, column: Any, values: Iterable[Any]) -> Any:
+def in_values(
+    session: Session, column: Any, values: Iterable[Any], *, probe_index: bool = False
+) -> Any:
     """``column IN (values)`` with the values as one bound parameter, however many there are.
 
     A plain ``IN`` list binds one parameter per value: a batch look-up of 500 e-mails is a
@@ -300,6 +302,14 @@ def in_values(session: Session, column: Any, values: Iterable[Any]) -> Any:
     One parameter keeps the statement short and the same: ``column = ANY(:array)`` on
     PostgreSQL, ``column IN (SELECT value FROM json_each(:json))`` on SQLite (both use the
     column's index). Values must be text or integers; elsewhere it is the plain ``IN``.
+
+    ``probe_index=True`` is for a condition that is the whole ``WHERE`` of its query (a
+    branch of a ``UNION`` of look-ups): on PostgreSQL it becomes ``column IN (SELECT
+    unnest(:array))``, whose number of values the planner knows, so it looks each one up in
+    the index, where for ``= ANY`` of some hundred values it may guess a large share of the
+    table and read all of it (measured on 100,000 contacts: 860 phone numbers against
+    ``mobile``, 22 ms -> 3 ms). Combined with other conditions by ``OR`` it does worse than
+    ``= ANY`` (the set is then probed row by row in a scan), hence not the default.
     """
     values = list(dict.fromkeys(values))
     dialect = session.get_bind().dialect.name
@@ -307,8 +317,8 @@ def in_values(session: Session, column: Any, values: Iterable[Any]) -> Any:
     if not values or kind is None or dialect not in ("postgresql", "sqlite"):
         return column.in_(values)
     if dialect == "postgresql":
-        item = BigInteger() if kind is int else Text()
-        return column == any_(bindparam(None, values, type_=ARRAY(item)))
+        array = bindparam(None, values, type_=ARRAY(BigInteger() if kind is int else Text()))
+        return column.in_(select(func.unnest(array))) if probe_index else column == any_(array)
     listed = func.json_each(bindparam(None, json.dumps(values), type_=Text())).table_valued("value")
     return column.in_(select(listed.c.value))
 

@@ -945,16 +945,17 @@ def _preload_accounts(
         ).all()
     if names:
         keys = {name_key(name, drop_legal_form=True) for name in names}
+        same_keys = _ids_where(
+            session,
+            Account.__table__,
+            [in_values(session, Account.__table__.c.name_key, keys, probe_index=True)],
+        )
         found = session.scalars(
             select(Account)
             .where(
-                Account.id.in_(
-                    _union_of(
-                        Account.__table__, [in_values(session, Account.__table__.c.name_key, keys)]
-                    )
-                )
+                in_values(session, Account.id, same_keys, probe_index=True),
+                Account.company_id == company_id,
             )
-            .where(Account.company_id == company_id)
             .order_by(Account.archived, Account.id)
             .options(selectinload(Account.addresses))
         ).all()
@@ -1106,6 +1107,17 @@ def _union_of(table: Any, conditions: Sequence[Any]) -> Any:
     return union(*branches) if len(branches) > 1 else branches[0]
 
 
+def _ids_where(session: Session, table: Any, conditions: Sequence[Any]) -> list[int]:
+    """The ids of the rows matching any of ``conditions`` (``_union_of``), as a query of its own.
+
+    A batch look-up loads its records by these ids afterwards rather than with
+    ``id IN (union)``: PostgreSQL guesses the union's size from the conditions and, guessing
+    thousands of rows, reads the whole table to join them (measured on 100,000 contacts: a
+    batch's duplicate look-up 56 ms as one query, 11 ms as two).
+    """
+    return list(session.scalars(_union_of(table, conditions)))
+
+
 def duplicates_of(session: Session, record: Account | Contact, limit: int = 10) -> list[Candidate]:
     """Likely duplicates of a (new or existing) record among the others of its company."""
     kind: Kind = "contact" if isinstance(record, Contact) else "account"
@@ -1159,13 +1171,13 @@ class DuplicateIndex:
         c = model.__table__.c
         conditions = []
         if emails:
-            conditions.append(in_values(session, c.email, emails))
+            conditions.append(in_values(session, c.email, emails, probe_index=True))
         if phones:
-            conditions.append(in_values(session, c.phone, phones))
+            conditions.append(in_values(session, c.phone, phones, probe_index=True))
             if model is Contact:
-                conditions.append(in_values(session, c.mobile, phones))
+                conditions.append(in_values(session, c.mobile, phones, probe_index=True))
         if keys:
-            conditions.append(in_values(session, c.name_key, keys))
+            conditions.append(in_values(session, c.name_key, keys, probe_index=True))
         if pairs := {(key, firm) for key, firm in at_firm if key not in keys}:
             # Common names ("Anna Schmidt") recur across firms, and only the same name at
             # the same firm (or without one) is a candidate. "Name among the batch's names
@@ -1177,7 +1189,7 @@ class DuplicateIndex:
             firms = {firm for _key, firm in pairs}
             namesakes = session.execute(
                 select(c.id, c.name_key, c.account_id).where(
-                    in_values(session, c.name_key, {key for key, _firm in pairs}),
+                    in_values(session, c.name_key, {key for key, _firm in pairs}, probe_index=True),
                     or_(in_values(session, c.account_id, firms), c.account_id.is_(None)),
                 )
             )
@@ -1186,11 +1198,12 @@ class DuplicateIndex:
                 for row in namesakes
                 if row.account_id is None or (row.name_key, row.account_id) in pairs
             ]:
-                conditions.append(in_values(session, c.id, ids))
-        if not conditions:
+                conditions.append(in_values(session, c.id, ids, probe_index=True))
+        ids = _ids_where(session, model.__table__, conditions) if conditions else []
+        if not ids:
             return
         stmt = select(model).where(
-            model.id.in_(_union_of(model.__table__, conditions)), model.company_id == company_id
+            in_values(session, model.id, ids, probe_index=True), model.company_id == company_id
         )
         if model is Contact:
             stmt = stmt.where(Contact.forgotten_at.is_(None))
