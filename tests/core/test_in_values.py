@@ -115,9 +115,11 @@ def outcome(session, condition) -> list[int] | str:
 
 
 def assert_like_in(session, column, values: list[Any]) -> list[int] | str:
-    """``in_values`` answers as ``.in_()`` does; returns that answer for further checks."""
+    """``in_values`` answers as ``.in_()`` does, in both forms; returns that answer."""
     expected = outcome(session, column.in_(values))
     assert outcome(session, in_values(session, column, values)) == expected, values
+    probed = in_values(session, column, values, probe_index=True)
+    assert outcome(session, probed) == expected, values
     return expected
 
 
@@ -391,6 +393,21 @@ def test_postgresql_can_use_the_index_of_a_text_column(db_session, stock, statem
     conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # undone with the test's rollback
     plan = _plan(conn, sql, params, sqlite=False)
     assert "ix_testkit_gadget_name" in plan and "ANY" in plan, plan
+
+
+@pytest.mark.skipif(not ON_PG, reason="PostgreSQL only (MOSAIC_TEST_DATABASE_URL)")
+def test_postgresql_probes_the_index_once_per_value(db_session, stock, statements):
+    """``probe_index=True``: the values are unnested and each one looked up in the index."""
+    gadget, _ = models()
+    names = [f"g{i:04d}" for i in range(0, NUMBERED, 3)]
+    sql, params = run_logged(
+        db_session, statements, in_values(db_session, gadget.name, names, probe_index=True)
+    )
+    assert "unnest" in sql and len(params) == 1, (sql, params)
+    conn = db_session.connection()
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a small table; undone by rollback
+    plan = _plan(conn, sql, params, sqlite=False)
+    assert "Index" in plan and "ix_testkit_gadget_name" in plan and "unnest" in plan, plan
 
 
 # --------------------------------------------------------------------------- known gaps
