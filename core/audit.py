@@ -77,9 +77,14 @@ def is_secret(cls: type, key: str) -> bool:
     return any(marker in lowered for marker in SECRET_MARKERS)
 
 
+_JSON_SCALARS = (bool, int, float, str)
+
+
 def to_json(value: Any) -> Any:
     """A JSON-safe form of a column value (Decimal as string so no precision is lost)."""
-    if value is None or isinstance(value, bool | int | float | str):
+    if value is None or type(value) in _JSON_SCALARS:  # most values: one look-up, no isinstance
+        return value
+    if isinstance(value, _JSON_SCALARS):
         return value
     if isinstance(value, Decimal):
         return str(value)

@@ -237,13 +237,13 @@ def _check_bulk_insert(state: ORMExecuteState, scope: Scope) -> None:
         )
     stamped = []
     for row in rows:
-        row = dict(row)
-        if row.get("company_id") is None:
+        company = row.get("company_id")
+        if company is None:
             if scope.company_id is None:
                 raise CompanyRequiredError("no current company to stamp the new rows with")
-            row["company_id"] = scope.company_id
-        elif not scope.allows(row["company_id"]):
-            raise CompanyAccessError(f"company {row['company_id']} is not allowed")
+            row = {**row, "company_id": scope.company_id}  # the caller's dict left as it was
+        elif not scope.allows(company):
+            raise CompanyAccessError(f"company {company} is not allowed")
         stamped.append(row)
     if scope.restricted:
         checks = _ReferenceChecks(state.session, scope)

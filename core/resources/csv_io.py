@@ -399,7 +399,7 @@ def _load_row(
             if partial:
                 payload[name] = None if f.allow_none else ""  # the field says if "" will do
             continue
-        payload[name] = uncell(value, _is_text(f)) if _is_text(f) else value.strip()
+        payload[name] = uncell(value, True) if _is_text(f) else value.strip()
     try:
         # The file was decoded from UTF-8 and refused if it held a NUL: its text is clean.
         return load_input(resource, payload, partial=partial, schema=schema, text_checked=True)
