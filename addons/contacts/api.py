@@ -176,7 +176,8 @@ COUNTRY_FILTER = Filter(
 )  # fmt: skip
 LANGUAGE_FILTER = Filter(
     normalise=_read_with(services.clean_language), choices=_languages, label="Language",
-    help="A BCP 47 tag such as de or de-CH (any case).",
+    match=services.language_match,
+    help="A BCP 47 tag such as de or de-CH (any case); de also finds de-CH, de-AT and so on.",
 )  # fmt: skip
 SIZE_FILTER = Filter(choices=ACCOUNT_SIZES, label="Employees")
 OWNER_FILTER = Filter(choices=user_choices, label="Owner")  # a select of people, not an id to type

@@ -218,6 +218,15 @@ def clean_language(value: str | None, field_name: str = "language") -> str | Non
     return f"{base}-{region}"
 
 
+def language_match(column: Any, tag: str) -> Any:
+    """The condition for "speaks ``tag``": a bare language (``de``) covers its regional
+    forms (``de-CH``, ``de-AT``); a regional tag only itself. ``tag`` is a cleaned one
+    (``clean_language``), so it holds no LIKE wildcards."""
+    if "-" in tag:
+        return column == tag
+    return or_(column == tag, column.like(f"{tag}-%"))
+
+
 def clean_phone(value: str | None, region: str | None, field_name: str = "phone") -> str | None:
     """Validate a phone number and return its stored form (see ``models.normalise_phone``).
 

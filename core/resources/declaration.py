@@ -113,6 +113,10 @@ class Filter:
         ``"eq"`` filters only.
     :param label: the filter's label on the list page (default: from its name).
     :param help: a sentence for the OpenAPI description of its parameters.
+    :param match: how a value (``?f=v``, each value of ``?f__in=``) is compared, as
+        ``(attribute, value) -> condition``; default ``attribute == value``. For values
+        that stand for a family of stored ones: a language ``de`` that also finds
+        ``de-CH`` and ``de-AT``. ``"eq"`` filters only.
     """
 
     kind: str = "eq"
@@ -120,6 +124,7 @@ class Filter:
     choices: Sequence[Any] | Callable[[Any], Sequence[tuple[Any, str]]] | None = None
     label: str | None = None
     help: str | None = None
+    match: Callable[[Any, Any], Any] | None = None
 
     @cached_property
     def options(self) -> tuple[tuple[Any, str], ...]:
@@ -657,6 +662,8 @@ class Resource:
                 )
         if spec.choices is not None and spec.kind != "eq":
             raise ResourceError(f"{where}: choices need kind 'eq', not '{spec.kind}'")
+        if spec.match is not None and (spec.kind != "eq" or not callable(spec.match)):
+            raise ResourceError(f"{where}: match must be a callable, on a filter of kind 'eq'")
         if spec.choices is None or callable(spec.choices):
             return  # computed choices are only known per request
         if isinstance(spec.choices, str | bytes) or not isinstance(spec.choices, Sequence):

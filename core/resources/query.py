@@ -433,7 +433,12 @@ def filter_clauses(resource: Resource, filters: Iterable[tuple[str, str, Any]]) 
     related: dict[str, list[ColumnElement[bool]]] = {}
     for name, op, value in filters:
         target = resource.filter_fields[name]
-        clause = _filter_clause(target.attribute, op, value)
+        match = resource.filter_specs[name].match
+        if match is not None and op in ("", "in"):
+            values = value if op == "in" else [value]
+            clause = or_(*(match(target.attribute, v) for v in values))
+        else:
+            clause = _filter_clause(target.attribute, op, value)
         if target.relationship is None:
             out.append(clause)
         else:

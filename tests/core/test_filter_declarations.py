@@ -63,6 +63,8 @@ CURRENCY = Filter(normalise="upper", choices=[("EUR", "Euro"), ("USD", "US dolla
         (Filter(choices=[("EUR", 1)]), "must be a value or a (value, label) pair"),
         (Filter(normalise=_strict_currency, choices=["EU1"]), "choice 'EU1' is refused: 'EU1' is not a currency"),
         (Filter("fuzzy"), "filter 'currency' has kind 'fuzzy'"),
+        (Filter("text", match=lambda c, v: c == v), "match must be a callable, on a filter of kind 'eq'"),
+        (Filter(match="prefix"), "match must be a callable, on a filter of kind 'eq'"),  # type: ignore[arg-type]
         (3, "filter 'currency' must be a kind (eq, range, text) or a Filter, not 3"),
     ],
 )  # fmt: skip
@@ -168,6 +170,22 @@ def test_normalised_filters_find_the_stored_rows(client, db_session):
         assert result.total == count, args
     plain = _gadgets(currency="eq")
     assert run_list(db_session, plain, parse_list_params(plain, {"currency": "eur"})).total == 0
+
+
+def test_match_compares_each_value_its_own_way(client, db_session):
+    """``Filter(match=...)``: ``?f=v`` and every value of ``?f__in=`` use the declared condition."""
+    headers = login(client)
+    make_gadgets(client, headers, 2, parts=0, currency="EUR")
+    make_gadgets(client, headers, 1, parts=0, currency="USD")
+    make_gadgets(client, headers, 1, parts=0, currency="CHF")
+    first_letter = Filter(
+        normalise="upper", match=lambda column, value: column.like(f"{value[0]}%")
+    )
+    resource = _gadgets(currency=first_letter)
+    for args, count in [({"currency": "eux"}, 2), ({"currency": "UZZ"}, 1),
+                        ({"currency__in": "Exx,Cxx"}, 3), ({"currency": "GBP"}, 0)]:  # fmt: skip
+        result = run_list(db_session, resource, parse_list_params(resource, args))
+        assert result.total == count, args
 
 
 # --------------------------------------------------------------------------- OpenAPI

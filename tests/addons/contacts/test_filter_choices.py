@@ -107,6 +107,20 @@ def test_contacts_filter_by_language_however_typed(client, admin, speakers):  # 
     assert "'xx' is not a language code" in body["errors"]["language"][0]
 
 
+def test_a_language_finds_its_regional_forms_but_a_region_only_itself(client, admin, speakers):  # noqa: F811
+    post(client, CONTACTS, admin, {"first_name": "Dora", "last_name": "Lang", "language": "de"})
+    post(client, CONTACTS, admin, {"first_name": "Emil", "last_name": "Graz", "language": "de-AT"})
+    post(client, CONTACTS, admin, {"first_name": "Ida", "last_name": "Pick", "language": "id"})
+    everyone_german = ["Anna Keller", "Dora Lang", "Emil Graz"]
+    assert sorted(names(client, admin, f"{CONTACTS}?language=DE")) == sorted(everyone_german)
+    assert names(client, admin, f"{CONTACTS}?language=de-at") == ["Emil Graz"]
+    both = names(client, admin, f"{CONTACTS}?language__in=de,fr")
+    assert sorted(both) == sorted([*everyone_german, "Ben Roux"])
+    # a wildcard cannot widen the match: the value must be a language code first
+    body = _problem(client, admin, f"{CONTACTS}?language=d%25", "language")
+    assert "is not a language code" in body["errors"]["language"][0]
+
+
 # --------------------------------------------------------------------------- OpenAPI
 
 
