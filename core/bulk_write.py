@@ -11,7 +11,8 @@ same: the rows' column values after the column types' own conversion (``bind_pro
 Python-side column defaults for the columns the rows leave out, server defaults for the
 rest, errors raised as SQLAlchemy's (``IntegrityError`` for a broken constraint). Anything
 it cannot write that way (another database or driver, rows with different keys, a default
-it cannot compute without the statement) goes through the ``executemany`` unchanged.
+it cannot compute without the statement, a column whose value ``COPY``'s text input would
+store differently: see ``_copyable_type``) goes through the ``executemany`` unchanged.
 
 Statement listeners (``before_cursor_execute``/``after_cursor_execute``) are told of the
 ``COPY`` like of any statement, so statement counters and SQL logs still see every write;
@@ -61,17 +62,18 @@ def _copy_columns(
         return None  # let the INSERT say what is wrong
     out: list[tuple[Any, Any]] = []
     for column in table.columns:
+        default = column.default
+        if column.key in keys:
+            source: Any = column.key
+        elif default is None:
+            continue  # the server default (a sequence, a DEFAULT clause) or NULL, as an INSERT
+        elif default.is_scalar:
+            source = _Default(default.arg)
+        else:
+            return None  # a callable, a SQL expression or a sequence: the INSERT computes it
         if not _copyable_type(column, dialect):
             return None
-        if column.key in keys:
-            out.append((column, column.key))
-            continue
-        default = column.default
-        if default is None:
-            continue  # the server default (a sequence, a DEFAULT clause) or NULL, as an INSERT
-        if not default.is_scalar:
-            return None  # a callable, a SQL expression or a sequence: the INSERT computes it
-        out.append((column, _Default(default.arg)))
+        out.append((column, source))
     return out
 
 

@@ -308,23 +308,21 @@ def get_or_create_tags(
     session: Session,
     names: Iterable[str],
     company_id: int | None = None,
-    *,
-    look_again: bool = True,
 ) -> list[Tag]:
     """The company's tags with these names, creating the missing ones.
 
     Names compare case-insensitively in Python (SQLite's ``lower()`` only knows ASCII, so
     "Über" and "über" would otherwise become two tags). A company has few tags: they are
-    read once per unit of work and kept in a ``session_cache``, which makes a bulk import
-    cheap. A name missing from the cache is looked up again (another request may just have
-    made it) unless ``look_again`` is false: an import batch reads the tags once at its start.
+    read once per unit of work and kept in a ``session_cache``. A name missing from the
+    cache is looked up again (another request may just have made it). An import batch reads
+    the tags once at its start and takes them from that map (``_tags_from``).
     """
     company_id = _company(company_id)
     wanted = _tag_names(names)
     if not wanted:
         return []
     known = _company_tags(session, company_id, refresh=False)
-    if look_again and any(folded not in known for folded in wanted):
+    if any(folded not in known for folded in wanted):
         known = _company_tags(session, company_id, refresh=True)
     return _tags_from(session, known, wanted, company_id)
 
@@ -1198,6 +1196,8 @@ class DuplicateIndex:
             firms = {firm for _key, firm in pairs}
             namesakes = session.execute(
                 select(c.id, c.name_key, c.account_id).where(
+                    # The names probed, the firms as = ANY (100,000 contacts: 7 ms; 11 ms
+                    # with both = ANY, 33 ms with both probed: an OR with unnest scans).
                     in_values(session, c.name_key, {key for key, _firm in pairs}, probe_index=True),
                     or_(in_values(session, c.account_id, firms), c.account_id.is_(None)),
                 )
