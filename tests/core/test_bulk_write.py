@@ -194,6 +194,19 @@ def _twins(connection: Connection, make: Callable[[str], Table]) -> tuple[Table,
     return a, b
 
 
+def _id_twins(connection: Connection, key: str, type_: Any) -> tuple[Table, Table]:
+    """``_twins`` of a table of a given ``id`` and one column ``key`` of ``type_``."""
+    return _twins(
+        connection,
+        lambda name: Table(
+            name,
+            _metadata(connection),
+            Column("id", Integer, primary_key=True, autoincrement=False),
+            Column(key, type_),
+        ),
+    )
+
+
 def _both(connection: Connection, a: Table, b: Table, rows: list[dict]) -> Statements:
     """Write ``rows`` into ``a`` with ``write_rows`` (watched) and into ``b`` with ``INSERT``."""
     seen = _watch(connection, lambda: write_rows(connection, a, [dict(r) for r in rows]))
@@ -544,15 +557,7 @@ def test_a_broken_constraint_is_an_integrity_error_and_leaves_nothing(db_session
 
 
 def test_a_value_the_type_refuses_is_a_statement_error(db_session, conn):
-    def make(name: str) -> Table:
-        return Table(
-            name,
-            _metadata(conn),
-            Column("id", Integer, primary_key=True, autoincrement=False),
-            Column("value", Strict),
-        )
-
-    a, b = _twins(conn, make)
+    a, b = _id_twins(conn, "value", Strict)
     rows = [{"id": 1, "value": "good"}, {"id": 2, "value": "bad"}]
     for table, write in ((a, write_rows), (b, lambda c, t, r: c.execute(insert(t), r))):
         with pytest.raises(StatementError) as info, db_session.begin_nested():
@@ -598,29 +603,13 @@ def test_quoted_table_and_column_names(conn):
 
 
 def test_a_bind_expression_is_applied(conn):
-    def make(name: str) -> Table:
-        return Table(
-            name,
-            _metadata(conn),
-            Column("id", Integer, primary_key=True, autoincrement=False),
-            Column("low", Lower),
-        )
-
-    a, b = _twins(conn, make)
+    a, b = _id_twins(conn, "low", Lower)
     _both(conn, a, b, [{"id": 1, "low": "ABC"}, {"id": 2, "low": "DeF"}])
     assert _rows(conn, a) == _rows(conn, b) == [(1, "abc"), (2, "def")]
 
 
 def test_an_aware_datetime_in_a_naive_column_is_stored_as_the_insert_stores_it(conn):
-    def make(name: str) -> Table:
-        return Table(
-            name,
-            _metadata(conn),
-            Column("id", Integer, primary_key=True, autoincrement=False),
-            Column("moment", DateTime(timezone=False)),
-        )
-
-    a, b = _twins(conn, make)
+    a, b = _id_twins(conn, "moment", DateTime(timezone=False))
     moment = datetime(2024, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=5)))
     _both(conn, a, b, [{"id": 1, "moment": moment}, {"id": 2, "moment": moment}])
     assert _rows(conn, a) == _rows(conn, b)
